@@ -1,0 +1,36 @@
+"""SQLAlchemy tables, one module a table; importing this package registers them all on Base.metadata."""
+
+from jianyi.models.assignment import Assignment
+from jianyi.models.audit import AuditEntry
+from jianyi.models.base import Base
+from jianyi.models.communication import Communication
+from jianyi.models.executor_lease import ExecutorLease, RunClaim
+from jianyi.models.leader_instruction import LeaderInstruction
+from jianyi.models.opinion import Opinion
+from jianyi.models.outbox import OutboxMessage
+from jianyi.models.progress import ImplementationProgress
+from jianyi.models.proposer import Proposer
+from jianyi.models.stage_entry import StageEntry
+from jianyi.models.step import Step
+from jianyi.models.suggestion import Suggestion
+from jianyi.models.unit import Unit
+from jianyi.models.user import User
+
+__all__ = [
+    "Assignment",
+    "AuditEntry",
+    "Base",
+    "Communication",
+    "ExecutorLease",
+    "ImplementationProgress",
+    "LeaderInstruction",
+    "Opinion",
+    "OutboxMessage",
+    "Proposer",
+    "RunClaim",
+    "StageEntry",
+    "Step",
+    "Suggestion",
+    "Unit",
+    "User",
+]

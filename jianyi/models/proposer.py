@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Enum, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from jianyi.models.base import Base, utcnow
+from jianyi.models.enums import ProposerKind
+
+
+class Proposer(Base):
+    """Who made a suggestion. Personal data: shown only to those who need it, never published."""
+
+    __tablename__ = "proposers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ProposerKind] = mapped_column(Enum(ProposerKind, native_enum=False, length=32))
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    confidential: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from jianyi.models.base import Base, utcnow
+from jianyi.models.enums import Role, StepKind, StepState
+
+
+class Step(Base):
+    """A human step: a typed input that one role of one unit owes, and the suggestion's flow waits for."""
+
+    __tablename__ = "steps"
+    __table_args__ = (
+        UniqueConstraint("suggestion_id", "key", name="uq_steps_suggestion_key"),
+        # The executor's waker polls for submitted steps: keep that lookup tiny however many steps exist.
+        Index(
+            "ix_steps_submitted",
+            "suggestion_id",
+            sqlite_where=text("state = 'submitted'"),
+            postgresql_where=text("state = 'submitted'"),
+        ),
+        Index("ix_steps_unit_state", "unit_id", "state"),
+        Index("ix_steps_state_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    kind: Mapped[StepKind] = mapped_column(Enum(StepKind, native_enum=False, length=40))
+    key: Mapped[str] = mapped_column(String(80))  # e.g. "opinion:u12:2": unique per suggestion, idempotency
+    iteration: Mapped[int] = mapped_column(default=1)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=32))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # A second unit that may also complete it (the reply: "by the office or the lead unit").
+    alt_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"), index=True)
+    optional: Mapped[bool] = mapped_column(default=False)  # may be left open; cancelled when moot
+    state: Mapped[StepState] = mapped_column(
+        Enum(StepState, native_enum=False, length=20), default=StepState.open
+    )
+    due_at: Mapped[datetime | None] = mapped_column()  # owned by the rules; null until they set it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column()
+    applied_at: Mapped[datetime | None] = mapped_column()
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    completed_by_label: Mapped[str | None] = mapped_column(String(100))
+    input: Mapped[dict[str, Any] | None] = mapped_column()

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from jianyi.models.base import Base, utcnow
+from jianyi.models.enums import Channel, Decision, Level, Outcome, Stage, SuggestionKind
+
+
+def _enum(cls: type) -> Enum:
+    return Enum(cls, native_enum=False, length=32)
+
+
+class Suggestion(Base):
+    """One citizen suggestion: the case whose state is the source of truth for its flow run."""
+
+    __tablename__ = "suggestions"
+    # A channel that re-sends the same item must not create it twice.
+    __table_args__ = (UniqueConstraint("channel", "channel_ref", name="uq_suggestions_channel_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_code: Mapped[str] = mapped_column(String(32), unique=True)
+    check_code_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    content: Mapped[str] = mapped_column(Text)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    channel_ref: Mapped[str | None] = mapped_column(String(128))
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("proposers.id"), index=True)
+    region_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    intake_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    intake_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    campaign: Mapped[str | None] = mapped_column(String(64), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    # Triage (梳理研判)
+    kind: Mapped[SuggestionKind | None] = mapped_column(_enum(SuggestionKind))
+    category: Mapped[str | None] = mapped_column(String(64), index=True)
+    level: Mapped[Level | None] = mapped_column(_enum(Level))
+    lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"), index=True)
+
+    # Progress of the case
+    stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.triage, index=True)
+    decision: Mapped[Decision | None] = mapped_column(_enum(Decision))
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome), index=True)
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    rework_count: Mapped[int] = mapped_column(default=0)  # opinions returned by the review
+    rehandle_count: Mapped[int] = mapped_column(default=0)  # re-handlings after "not satisfied"
+    instructed: Mapped[bool] = mapped_column(default=False)  # a leader wrote an instruction (批示)
+
+    # Orchestration: the flow run and the wait point it is suspended at.
+    flow_run_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    wait_seq: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from jianyi.models.base import Base, utcnow
+from jianyi.models.enums import Role
+
+
+class User(Base):
+    """An official. Authenticates with a bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=32))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

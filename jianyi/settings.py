@@ -1,0 +1,74 @@
+"""Settings for every jianyi process, read from the environment (prefix ``JIANYI_``).
+
+One class, one place: the API, the executor, the CLI and the tests all read the same
+fields, so a data directory or a port is changed once.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JIANYI_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("var"),
+        description="Data directory: the SQLite database, the Prefect server's home, the SMTP sink's mailbox, logs.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the application database; defaults to a SQLite file in the data directory.",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface the HTTP API listens on.")
+    port: int = Field(default=8700, description="Port of the HTTP API.")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL proposers are sent to for tracking; defaults to http://HOST:PORT.",
+    )
+    prefect_port: int = Field(
+        default=4200,
+        description="Port of the embedded Prefect server that `jianyi up` starts when PREFECT_API_URL is unset.",
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server the outbox dispatcher sends through.")
+    smtp_port: int = Field(default=8025, description="Port of that SMTP server.")
+    smtp_timeout_seconds: float = Field(default=10.0, description="Timeout of one SMTP conversation.")
+    mail_from: str = Field(
+        default="人民建议征集办公室 <noreply@jianyi.localhost>",
+        description="Sender of every message to proposers.",
+    )
+    executor_concurrency: int = Field(
+        default=16, description="How many flow-run attempts one executor runs at once."
+    )
+    executor_poll_seconds: float = Field(
+        default=0.5, description="How often the executor looks for runs to start, resume and claim."
+    )
+    executor_lease_seconds: float = Field(
+        default=30.0,
+        description="An executor silent for this long is presumed dead; its claimed runs are recovered.",
+    )
+    dispatcher_poll_seconds: float = Field(default=1.0, description="How often the outbox dispatcher looks.")
+    dispatcher_max_attempts: int = Field(
+        default=12, description="Attempts before a message is parked as failed for the office to look at."
+    )
+    deployment_name: str = Field(default="lifecycle", description="Name of the lifecycle deployment.")
+    sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'jianyi.db').resolve()}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
