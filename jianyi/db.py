@@ -35,6 +35,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         # pysqlite's own transaction handling starts transactions late; BEGIN IMMEDIATE on every
         # transaction takes the write lock up front, so read-then-write races become waits, not errors.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None

@@ -34,7 +34,9 @@ class Settings(BaseSettings):
         default=4200,
         description="Port of the embedded Prefect server that `jianyi up` starts when PREFECT_API_URL is unset.",
     )
-    smtp_host: str = Field(default="127.0.0.1", description="SMTP server the outbox dispatcher sends through.")
+    smtp_host: str = Field(
+        default="127.0.0.1", description="SMTP server the outbox dispatcher sends through."
+    )
     smtp_port: int = Field(default=8025, description="Port of that SMTP server.")
     smtp_timeout_seconds: float = Field(default=10.0, description="Timeout of one SMTP conversation.")
     mail_from: str = Field(

@@ -22,7 +22,7 @@ class Suggestion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tracking_code: Mapped[str] = mapped_column(String(32), unique=True)
-    check_code_hash: Mapped[str] = mapped_column(String(64))
+    check_code: Mapped[str] = mapped_column(String(12))  # read to proposers on the phone, put in their links
     title: Mapped[str] = mapped_column(String(300))
     content: Mapped[str] = mapped_column(Text)
     channel: Mapped[Channel] = mapped_column(_enum(Channel))
@@ -31,6 +31,8 @@ class Suggestion(Base):
     region_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     intake_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     intake_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The office (city or district) that triages, supervises and replies: 1 city + 16 district offices.
+    office_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     campaign: Mapped[str | None] = mapped_column(String(64), index=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
@@ -40,6 +42,7 @@ class Suggestion(Base):
     level: Mapped[Level | None] = mapped_column(_enum(Level))
     lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    triage_note: Mapped[str | None] = mapped_column(Text)
 
     # Progress of the case
     stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.triage, index=True)
@@ -50,6 +53,10 @@ class Suggestion(Base):
     rework_count: Mapped[int] = mapped_column(default=0)  # opinions returned by the review
     rehandle_count: Mapped[int] = mapped_column(default=0)  # re-handlings after "not satisfied"
     instructed: Mapped[bool] = mapped_column(default=False)  # a leader wrote an instruction (批示)
+    rating: Mapped[str | None] = mapped_column(
+        String(32)
+    )  # satisfied, basically_satisfied, not_satisfied, none
+    rating_comment: Mapped[str | None] = mapped_column(Text)
 
     # Orchestration: the flow run and the wait point it is suspended at.
     flow_run_id: Mapped[str | None] = mapped_column(String(36), index=True)

@@ -6,6 +6,7 @@ two servers — a developer's `jianyi up` and a test run — never share state.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -125,6 +126,9 @@ class PrefectServer:
         env.update(
             {
                 "PREFECT_HOME": str(self.home),
+                # The CLI prints through rich; without a terminal it wraps at 80 columns,
+                # which splits error messages in the log.
+                "COLUMNS": "200",
                 "PREFECT_SERVER_DATABASE_CONNECTION_URL": self.database_url,
                 # The UI reads the API address from here; it must be this server's.
                 "PREFECT_API_URL": self.api_url,
@@ -175,6 +179,7 @@ class PrefectServer:
         except BaseException:
             self._kill()
             raise
+        atexit.register(self.stop)  # don't leave a server behind if the caller forgets
         return self
 
     def _wait_healthy(self) -> None:
@@ -207,6 +212,7 @@ class PrefectServer:
         process = self._process
         if process is None:
             return
+        atexit.unregister(self.stop)
         if _exit_status(process) is None:
             process.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + self.stop_grace

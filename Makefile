@@ -1,0 +1,24 @@
+# The two commands of the quick start: `make up` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test lint bench clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $@
+
+up: $(BIN)/.installed  ## start Prefect, the API, the executor and an SMTP sink on 127.0.0.1
+	$(BIN)/jianyi up
+
+test: $(BIN)/.installed  ## the whole suite: units, PostgreSQL and SQLite, end to end on real servers
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check jianyi tests
+	$(BIN)/mypy jianyi
+
+clean:
+	rm -rf $(VENV) var

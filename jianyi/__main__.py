@@ -1,0 +1,3 @@
+from jianyi.cli.main import app
+
+app(prog_name="jianyi")

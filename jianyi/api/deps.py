@@ -1,0 +1,38 @@
+"""Request dependencies: a database session the handler commits, and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from jianyi.db import get_sessionmaker
+from jianyi.services import auth
+from jianyi.services.actors import Actor
+
+bearer = HTTPBearer(auto_error=False, description="the token `jianyi users add` printed")
+
+
+def get_session() -> Iterator[Session]:
+    # The handler owns the transaction and commits before it answers; anything left is rolled back.
+    session = get_sessionmaker()()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_actor(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Actor:
+    return auth.authenticate(session, token=credentials.credentials if credentials else None)
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]

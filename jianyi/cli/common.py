@@ -1,0 +1,64 @@
+"""What every CLI command shares: the caller's identity, JSON output, and errors as exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from jianyi.db import get_sessionmaker
+from jianyi.services import auth
+from jianyi.services.actors import Actor
+from jianyi.services.errors import JianyiError
+
+# Exit codes by kind of refusal, so scripts can tell "forbidden" from "already done".
+EXIT_CODES = {400: 2, 401: 3, 403: 4, 404: 5, 409: 6, 422: 7}
+
+
+def fail(message: str, *, code: int = 1, detail: Any = None) -> NoReturn:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    if isinstance(detail, list):
+        for item in detail:
+            if isinstance(item, dict) and "field" in item:
+                typer.secho(f"  {item['field']}: {item['message']}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    """A unit of work whose domain errors become a message and an exit code."""
+    db = get_sessionmaker()()
+    try:
+        yield db
+        db.commit()
+    except JianyiError as exc:
+        db.rollback()
+        fail(exc.message, code=EXIT_CODES.get(exc.status_code, 1), detail=exc.detail)
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()
+
+
+def actor(db: Session, token: str | None) -> Actor:
+    return auth.authenticate(db, token=token or os.environ.get("JIANYI_TOKEN"))
+
+
+def emit(value: BaseModel | list[BaseModel] | dict[str, Any]) -> None:
+    if isinstance(value, list):
+        data: Any = [v.model_dump(mode="json") for v in value]
+    elif isinstance(value, BaseModel):
+        data = value.model_dump(mode="json")
+    else:
+        data = value
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+TokenOption = typer.Option(None, "--token", envvar="JIANYI_TOKEN", help="your bearer token (or JIANYI_TOKEN)")

@@ -1,0 +1,110 @@
+"""``jianyi``: the command line of the suggestion office."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+from jianyi.cli import serve
+from jianyi.cli.common import TokenOption, actor, emit, fail, session
+from jianyi.models.enums import Role, StepState
+from jianyi.models.schemas import SuggestionIn
+from jianyi.services import auth, intake, steps, views
+from jianyi.services.errors import field_errors
+
+app = typer.Typer(
+    help="jianyi 人民建议征集: suggestions from receipt to policy, through the seven steps.",
+    no_args_is_help=True,
+)
+users_app = typer.Typer(help="Officials and their tokens.", no_args_is_help=True)
+steps_app = typer.Typer(help="Human steps: list what your unit owes, complete one.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(steps_app, name="steps")
+serve.register(app)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        return json.loads(text)
+    except FileNotFoundError:
+        fail(f"no file {path}")
+    except json.JSONDecodeError as exc:
+        fail(f"{path} is not valid JSON: {exc}")
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="the official's name"),
+    role: Role = typer.Option(..., "--role", help="office, supervisor, department, leader or admin"),
+    unit: str | None = typer.Option(None, "--unit", help="code of the unit (see GET /api/units)"),
+) -> None:
+    """Create an official and print their bearer token (shown once; only its hash is kept)."""
+    with session() as db:
+        user, token = auth.create_user(db, name=name, role=role, unit_code=unit)
+        user_id = user.id
+    typer.echo(f"user {user_id} {name} ({role.value}{', ' + unit if unit else ''})", err=True)
+    typer.echo(token)
+
+
+@app.command()
+def submit(
+    file: Path = typer.Argument(
+        ..., help="the suggestion as JSON (see POST /api/suggestions), or - for stdin"
+    ),
+    token: str | None = TokenOption,
+) -> None:
+    """Take in a suggestion (the same channel reference twice gives back the first)."""
+    payload = _read_json(file)
+    try:
+        data = SuggestionIn.model_validate(payload)
+    except ValidationError as exc:
+        fail("invalid suggestion", code=7, detail=field_errors(exc.errors()))
+    with session() as db:
+        result = intake.submit(db, actor=actor(db, token), data=data)
+    emit(result)
+
+
+@app.command()
+def show(suggestion_id: int = typer.Argument(...), token: str | None = TokenOption) -> None:
+    """A suggestion: stage, outcome, open steps, timeline, flow run."""
+    with session() as db:
+        emit(views.suggestion_view(db, actor=actor(db, token), suggestion_id=suggestion_id))
+
+
+@steps_app.command("list")
+def steps_list(
+    state: StepState = typer.Option(StepState.open, "--state"), token: str | None = TokenOption
+) -> None:
+    """The steps your unit owes."""
+    with session() as db:
+        emit([views.step_view(db, s) for s in steps.open_steps_for(db, actor=actor(db, token), state=state)])
+
+
+@steps_app.command("show")
+def steps_show(step_id: int = typer.Argument(...), token: str | None = TokenOption) -> None:
+    """One step with the JSON schema of its input."""
+    with session() as db:
+        emit(views.view_step(db, actor=actor(db, token), step_id=step_id))
+
+
+@steps_app.command("complete")
+def steps_complete(
+    step_id: int = typer.Argument(...),
+    json_file: Path = typer.Option(..., "--json", help="the step's input as JSON, or - for stdin"),
+    token: str | None = TokenOption,
+) -> None:
+    """Complete a step (refused and recorded if it is not your unit's, already done, or invalid)."""
+    payload = _read_json(json_file)
+    with session() as db:
+        step = steps.complete_or_record_refusal(db, actor=actor(db, token), step_id=step_id, payload=payload)
+        emit(views.step_view(db, step))
+
+
+def main() -> None:  # pragma: no cover - the console script
+    app()

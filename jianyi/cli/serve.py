@@ -1,0 +1,66 @@
+"""Long-running commands: the API, the executor, and ``up`` (the whole system on this machine)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import typer
+
+from jianyi.settings import get_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(api)
+    app.command()(executor)
+    app.command()(migrate)
+    app.command()(seed)
+    from jianyi.cli.up import up
+
+    app.command()(up)
+
+
+def api() -> None:
+    """Serve the HTTP API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from jianyi.api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(), host=settings.host, port=settings.port, log_level="info")
+
+
+def executor() -> None:
+    """Run the lifecycle executor: starts, wakes and runs the suggestions' flow runs; sends the outbox."""
+    from jianyi.executor.service import Executor
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await Executor().run(stop)
+
+    asyncio.run(main())
+
+
+def migrate() -> None:
+    """Bring the application database to the newest schema."""
+    from jianyi.migrate import upgrade
+
+    upgrade()
+    typer.echo(f"database at the newest schema: {get_settings().resolved_database_url}")
+
+
+def seed() -> None:
+    """Load the unit network (idempotent)."""
+    from jianyi.db import session_scope
+    from jianyi.services.network import seed_network
+
+    with session_scope() as session:
+        created = seed_network(session)
+    typer.echo(f"{created} units created")

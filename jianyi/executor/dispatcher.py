@@ -1,0 +1,254 @@
+"""The outbox dispatcher: delivers queued mail over SMTP, at least once, with retries.
+
+A message is claimed by a conditional UPDATE (pending and due, or sending with an expired claim),
+so two dispatchers never send it at the same time. The claim carries an expiry: a dispatcher
+that dies mid-send leaves the message to be claimed again once it expires. That is also why
+delivery is at-least-once (a crash between the SMTP "250 OK" and our bookkeeping re-sends), and
+why every message carries a stable Message-ID derived from its outbox id: receivers dedupe on it.
+
+Database work is synchronous SQLAlchemy run in a worker thread; SMTP is async (aiosmtplib).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import aiosmtplib
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import ColumnElement
+
+from jianyi.db import get_sessionmaker
+from jianyi.models import OutboxMessage
+from jianyi.models.base import utcnow
+from jianyi.models.enums import OutboxState
+from jianyi.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+CLAIM_SECONDS = 60.0
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 600.0
+MESSAGE_ID_DOMAIN = "jianyi.localhost"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next try after `attempts` failed ones: 2 s, 4 s, 8 s … at most 10 min."""
+    exponent = min(max(attempts, 1), 20)  # cap the exponent: 2**20 s is far past the cap anyway
+    return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** (exponent - 1), BACKOFF_CAP_SECONDS))
+
+
+def message_id(outbox_id: int) -> str:
+    return f"<outbox-{outbox_id}@{MESSAGE_ID_DOMAIN}>"
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """What the sender needs, copied out of the session so no ORM object crosses threads."""
+
+    id: int
+    to_addr: str
+    subject: str
+    body_text: str
+    body_html: str
+    attempts: int
+    claimed_until: datetime  # our claim token: bookkeeping only applies while the claim is ours
+
+
+def build_email(claimed: _Claimed, *, mail_from: str, now: datetime) -> EmailMessage:
+    msg = EmailMessage()  # default policy: RFC 2047 headers, UTF-8 bodies
+    msg["From"] = mail_from
+    msg["To"] = claimed.to_addr
+    msg["Subject"] = claimed.subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id(claimed.id)
+    # base64 keeps Chinese text 7-bit clean for any relay, with no 8BITMIME/SMTPUTF8 needed.
+    msg.set_content(claimed.body_text, subtype="plain", charset="utf-8", cte="base64")
+    msg.add_alternative(claimed.body_html, subtype="html", charset="utf-8", cte="base64")
+    return msg
+
+
+def _is_permanent(exc: Exception) -> bool:
+    """A 5xx answer (bad address, refused recipient) will not get better by retrying."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(500 <= refused.code < 600 for refused in exc.recipients)
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and 500 <= exc.code < 600
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        sessionmaker: sessionmaker[Session] | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        timeout: float | None = None,
+        mail_from: str | None = None,
+        max_attempts: int | None = None,
+        poll_seconds: float | None = None,
+        batch_size: int = 16,
+        concurrency: int = 8,
+        claim_seconds: float = CLAIM_SECONDS,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        settings = get_settings()
+        self._sessionmaker = sessionmaker or get_sessionmaker(url)
+        self.host = host or settings.smtp_host
+        self.port = port or settings.smtp_port
+        self.timeout = timeout or settings.smtp_timeout_seconds
+        self.mail_from = mail_from or settings.mail_from
+        self.max_attempts = max_attempts or settings.dispatcher_max_attempts
+        self.poll_seconds = poll_seconds if poll_seconds is not None else settings.dispatcher_poll_seconds
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.claim = timedelta(seconds=claim_seconds)
+        self.clock = clock
+        # The last message of a batch is tried after ceil(batch / concurrency) conversations at
+        # most; its claim must outlast that, or a second dispatcher could take it and send it too.
+        if self.timeout * math.ceil(batch_size / concurrency) >= claim_seconds:
+            raise ValueError(
+                f"a batch of {batch_size} at {concurrency} at once with a {self.timeout} s timeout "
+                f"can outlast the {claim_seconds} s claim: lower the batch or the timeout"
+            )
+
+    # --- database (sync, in a worker thread) ------------------------------------------------------
+
+    def _claim(self, now: datetime) -> list[_Claimed]:
+        due = or_(
+            and_(OutboxMessage.state == OutboxState.pending, OutboxMessage.next_attempt_at <= now),
+            and_(OutboxMessage.state == OutboxState.sending, OutboxMessage.claimed_until < now),
+        )
+        until = now + self.claim
+        claimed: list[_Claimed] = []
+        with self._sessionmaker() as session, session.begin():
+            candidates = session.scalars(
+                select(OutboxMessage.id)
+                .where(due)
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(self.batch_size)
+            ).all()
+            for outbox_id in candidates:
+                # Re-checking `due` in the UPDATE is what makes the claim exclusive: another
+                # dispatcher that got here first has changed the row, and our rowcount is 0.
+                result = session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == outbox_id, due)
+                    .values(state=OutboxState.sending, claimed_until=until)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    continue
+                row = session.get_one(OutboxMessage, outbox_id, populate_existing=True)
+                claimed.append(
+                    _Claimed(
+                        id=row.id,
+                        to_addr=row.to_addr,
+                        subject=row.subject,
+                        body_text=row.body_text,
+                        body_html=row.body_html,
+                        attempts=row.attempts,
+                        claimed_until=until,
+                    )
+                )
+        return claimed
+
+    def _mine(self, claimed: _Claimed) -> ColumnElement[bool]:
+        return and_(
+            OutboxMessage.id == claimed.id,
+            OutboxMessage.state == OutboxState.sending,
+            OutboxMessage.claimed_until == claimed.claimed_until,
+        )
+
+    def _mark_sent(self, claimed: _Claimed, now: datetime) -> None:
+        with self._sessionmaker() as session, session.begin():
+            session.execute(
+                update(OutboxMessage)
+                .where(self._mine(claimed))
+                .values(
+                    state=OutboxState.sent,
+                    sent_at=now,
+                    attempts=OutboxMessage.attempts + 1,
+                    claimed_until=None,
+                    last_error=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def _mark_failed(self, claimed: _Claimed, now: datetime, error: str, *, permanent: bool) -> None:
+        attempts = claimed.attempts + 1
+        give_up = permanent or attempts >= self.max_attempts
+        with self._sessionmaker() as session, session.begin():
+            session.execute(
+                update(OutboxMessage)
+                .where(self._mine(claimed))
+                .values(
+                    state=OutboxState.failed if give_up else OutboxState.pending,
+                    attempts=attempts,
+                    next_attempt_at=now if give_up else now + backoff(attempts),
+                    claimed_until=None,
+                    last_error=error[:2000],
+                )
+                .execution_options(synchronize_session=False)
+            )
+        if give_up:
+            log.error("outbox message %s failed for good after %s attempts: %s", claimed.id, attempts, error)
+        else:
+            log.warning("outbox message %s attempt %s failed: %s", claimed.id, attempts, error)
+
+    # --- SMTP (async) -----------------------------------------------------------------------------
+
+    async def _deliver(
+        self, claimed: _Claimed, clock: Callable[[], datetime], gate: asyncio.Semaphore
+    ) -> bool:
+        try:
+            email = build_email(claimed, mail_from=self.mail_from, now=clock())
+        except ValueError as exc:  # e.g. a line break in the address: no retry can fix that
+            error = f"cannot build the message: {exc}"
+            await asyncio.to_thread(self._mark_failed, claimed, clock(), error, permanent=True)
+            return False
+        try:
+            async with gate, asyncio.timeout(self.timeout):
+                # aiosmtplib's own timeout is per command; ours bounds the whole conversation.
+                await aiosmtplib.send(email, hostname=self.host, port=self.port, timeout=self.timeout)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            await asyncio.to_thread(self._mark_failed, claimed, clock(), error, permanent=_is_permanent(exc))
+            return False
+        await asyncio.to_thread(self._mark_sent, claimed, clock())
+        return True
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Claim the due messages and try each once; return how many were sent.
+
+        `now` pins the time for this round (claim, backoff, sent_at); by default the clock is read.
+        """
+        clock = self.clock if now is None else (lambda: now)
+        claimed = await asyncio.to_thread(self._claim, clock())
+        if not claimed:
+            return 0
+        gate = asyncio.Semaphore(self.concurrency)  # a few SMTP conversations at once, not a batch's worth
+        results = await asyncio.gather(*(self._deliver(c, clock, gate) for c in claimed))
+        return sum(results)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set. A database hiccup is logged and retried on the next poll."""
+        while not stop.is_set():
+            sent = 0
+            try:
+                sent = await self.run_once()
+            except SQLAlchemyError:
+                log.exception("outbox dispatcher: database error; retrying")
+            if sent:
+                continue  # there may be more than one batch waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)

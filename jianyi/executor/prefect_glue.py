@@ -1,0 +1,74 @@
+"""The few Prefect calls the executor makes, in one place: register the deployment, create, resume
+and re-schedule flow runs, and list the runs ready to execute."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterNextScheduledStartTime,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.states import Pending, Scheduled
+
+from jianyi.flows.lifecycle import suggestion_lifecycle
+
+
+async def ensure_deployment(name: str) -> UUID:
+    """Register (or update) the lifecycle deployment. No work pool: our executor runs it in-process."""
+    deployment = await suggestion_lifecycle.ato_deployment(name=name, tags=["jianyi"])
+    return await deployment.aapply()
+
+
+async def create_run(client: PrefectClient, *, deployment_id: UUID, suggestion_id: int, name: str) -> UUID:
+    # The idempotency key makes a retry after a crash return the run created before it.
+    run = await client.create_flow_run_from_deployment(
+        deployment_id,
+        parameters={"suggestion_id": suggestion_id},
+        name=name,
+        idempotency_key=f"suggestion-{suggestion_id}",
+        tags=["jianyi"],
+    )
+    return run.id
+
+
+async def ready_runs(client: PrefectClient, *, deployment_id: UUID, limit: int) -> list[FlowRun]:
+    """Scheduled runs of the deployment that are due: new ones and resumed ones ("Resuming")."""
+    return await client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+            next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=datetime.now(UTC)),
+        ),
+        sort=FlowRunSort.NEXT_SCHEDULED_START_TIME_ASC,
+        limit=limit,
+    )
+
+
+async def claim(client: PrefectClient, run_id: UUID) -> bool:
+    """Move a scheduled run to Pending; only one claimant can win (the orchestrator decides)."""
+    result: OrchestrationResult[Any] = await client.set_flow_run_state(run_id, Pending())
+    return result.status is SetStateStatus.ACCEPT
+
+
+async def resume(client: PrefectClient, run_id: UUID, run_input: dict[str, Any]) -> tuple[bool, str]:
+    result = await client.resume_flow_run(run_id, run_input=run_input)
+    if result.status is SetStateStatus.ACCEPT:
+        return True, "resumed"
+    reason = getattr(result.details, "reason", None) or result.status.value
+    return False, str(reason)
+
+
+async def reschedule(client: PrefectClient, run_id: UUID, *, why: str) -> None:
+    """Force a run whose attempt died (executor killed, run crashed) back to Scheduled to re-run it."""
+    await client.set_flow_run_state(run_id, Scheduled(name="Recovering", message=why), force=True)

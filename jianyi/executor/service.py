@@ -1,0 +1,159 @@
+"""The executor: one long-lived process that runs the lifecycle deployment's flow runs in-process.
+
+Its loops: start a flow run for every stored suggestion that has none; wake (resume) the run of
+every suggestion with a submitted step; claim the deployment's due runs (new and resuming) and run
+many attempts at once with ``run_flow_async``, no process per resume; heartbeat, and recover the
+runs of an executor that died mid-attempt; dispatch the proposer outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from uuid import UUID
+
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.exceptions import Pause
+from prefect.flow_engine import run_flow_async
+
+from jianyi.executor import prefect_glue, store
+from jianyi.executor.dispatcher import OutboxDispatcher
+from jianyi.flows.lifecycle import suggestion_lifecycle
+from jianyi.settings import Settings, get_settings
+
+log = logging.getLogger("jianyi.executor")
+DEAD_STATES = {StateType.FAILED, StateType.CRASHED}
+
+
+class Executor:
+    def __init__(self, settings: Settings | None = None, *, executor_id: str | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.executor_id = executor_id or f"executor-{uuid.uuid4().hex[:12]}"
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self._resumed_at: dict[str, float] = {}
+        self._retry_at: dict[str, tuple[float, int]] = {}
+        self.deployment_id: UUID | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.deployment_id = await prefect_glue.ensure_deployment(self.settings.deployment_name)
+        await asyncio.to_thread(store.heartbeat, self.executor_id)
+        log.info("executor %s running deployment %s", self.executor_id, self.deployment_id)
+        poll = self.settings.executor_poll_seconds
+        dispatcher = OutboxDispatcher()
+        async with get_client() as client:
+            loops = [
+                self._every(poll, stop, lambda: self._start_runs(client)),
+                self._every(poll, stop, lambda: self._wake_runs(client)),
+                self._every(poll, stop, lambda: self._claim_and_run(client)),
+                self._every(
+                    min(5.0, self.settings.executor_lease_seconds / 3), stop, lambda: self._keep_alive(client)
+                ),
+                dispatcher.run_forever(stop),
+            ]
+            await asyncio.gather(*loops)
+            # Let attempts under way finish: each ends at its next suspend within a second or two.
+            if self.running:
+                await asyncio.wait(list(self.running.values()), timeout=30)
+
+    async def _every(
+        self, seconds: float, stop: asyncio.Event, work: Callable[[], Awaitable[object]]
+    ) -> None:
+        while not stop.is_set():
+            try:
+                await work()
+            except Exception:  # a loop must outlive a dropped connection or a locked database
+                log.exception("executor loop failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+    # --- start --------------------------------------------------------------------------------
+
+    async def _start_runs(self, client: PrefectClient) -> None:
+        assert self.deployment_id is not None
+        for item in await asyncio.to_thread(store.unstarted, 200):
+            run_id = await prefect_glue.create_run(
+                client, deployment_id=self.deployment_id, suggestion_id=item.suggestion_id, name=item.run_name
+            )
+            await asyncio.to_thread(store.record_flow_run, item.suggestion_id, str(run_id))
+
+    # --- wake ---------------------------------------------------------------------------------
+
+    async def _wake_runs(self, client: PrefectClient) -> None:
+        now = time.monotonic()
+        for wake in await asyncio.to_thread(store.wakes, 500):
+            run_id = wake.flow_run_id
+            if run_id in self.running or now - self._resumed_at.get(run_id, -1e9) < 2.0:
+                continue  # an attempt is under way or about to be: it will apply the step itself
+            if now < self._retry_at.get(run_id, (0.0, 0))[0]:
+                continue
+            resumed, reason = await prefect_glue.resume(client, UUID(run_id), wake.run_input)
+            if resumed:
+                self._resumed_at[run_id] = now
+                self._retry_at.pop(run_id, None)
+                continue
+            await self._not_resumable(client, run_id, reason)
+
+    async def _not_resumable(self, client: PrefectClient, run_id: str, reason: str) -> None:
+        run = await client.read_flow_run(UUID(run_id))
+        state_type = run.state.type if run.state else None
+        if state_type in DEAD_STATES:
+            log.warning("run %s is %s with a step waiting; re-running it", run_id, state_type)
+            await prefect_glue.reschedule(client, UUID(run_id), why=f"step submitted while {state_type}")
+            return
+        # Scheduled, pending, running, or suspended a moment ago without its input schema saved yet:
+        # try again soon, backing off so a stuck run does not take the loop's time.
+        _, failures = self._retry_at.get(run_id, (0.0, 0))
+        self._retry_at[run_id] = (time.monotonic() + min(30.0, 0.25 * 2**failures), failures + 1)
+        log.debug("run %s not resumable now (%s): %s", run_id, state_type, reason)
+
+    # --- claim and run ------------------------------------------------------------------------
+
+    async def _claim_and_run(self, client: PrefectClient) -> None:
+        assert self.deployment_id is not None
+        free = self.settings.executor_concurrency - len(self.running)
+        if free <= 0:
+            return
+        for run in await prefect_glue.ready_runs(client, deployment_id=self.deployment_id, limit=free):
+            run_id = str(run.id)
+            if run_id in self.running:
+                continue
+            # Claim in our database first: if we die after winning Pending, recovery finds the claim.
+            await asyncio.to_thread(store.add_claim, self.executor_id, run_id)
+            if not await prefect_glue.claim(client, run.id):
+                await asyncio.to_thread(store.drop_claim, run_id)
+                continue
+            self.running[run_id] = asyncio.create_task(
+                self._attempt(client, run.id), name=f"attempt-{run_id}"
+            )
+
+    async def _attempt(self, client: PrefectClient, run_id: UUID) -> None:
+        try:
+            run: FlowRun = await client.read_flow_run(run_id)
+            await run_flow_async(
+                suggestion_lifecycle, flow_run=run, parameters=run.parameters, return_type="state"
+            )
+        except Pause:
+            pass  # the normal end of an attempt: the run is suspended at its next wait point
+        except Exception:
+            log.exception("attempt of run %s failed", run_id)
+        finally:
+            await asyncio.to_thread(store.drop_claim, str(run_id))
+            self.running.pop(str(run_id), None)
+
+    # --- heartbeat and recovery ---------------------------------------------------------------
+
+    async def _keep_alive(self, client: PrefectClient) -> None:
+        await asyncio.to_thread(store.heartbeat, self.executor_id)
+        for run_id in await asyncio.to_thread(store.orphaned_claims, self.settings.executor_lease_seconds):
+            run = await client.read_flow_run(UUID(run_id))
+            state_type = run.state.type if run.state else None
+            if state_type in (StateType.RUNNING, StateType.PENDING, *DEAD_STATES):
+                log.warning("recovering run %s (%s) of a silent executor", run_id, state_type)
+                await prefect_glue.reschedule(client, UUID(run_id), why="its executor stopped mid-attempt")
+            await asyncio.to_thread(store.drop_claim, run_id)
+        await asyncio.to_thread(store.forget_dead_executors, self.settings.executor_lease_seconds)

@@ -1,0 +1,121 @@
+"""What the executor reads and writes in the application database: runs to start, steps that wake
+a run, its heartbeat and its claims. Each function is one short transaction of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from jianyi.db import session_scope
+from jianyi.models import ExecutorLease, RunClaim, Step, Suggestion
+from jianyi.models.base import utcnow
+from jianyi.models.enums import StepState
+from jianyi.services import audit
+from jianyi.services.actors import EXECUTOR
+
+
+@dataclass(frozen=True)
+class Unstarted:
+    suggestion_id: int
+    run_name: str
+
+
+@dataclass(frozen=True)
+class Wake:
+    suggestion_id: int
+    flow_run_id: str
+    run_input: dict[str, Any]
+
+
+def unstarted(limit: int) -> list[Unstarted]:
+    with session_scope() as session:
+        rows = session.execute(
+            select(Suggestion.id, Suggestion.tracking_code, Suggestion.title)
+            .where(Suggestion.flow_run_id.is_(None), Suggestion.outcome.is_(None))
+            .order_by(Suggestion.id)
+            .limit(limit)
+        ).all()
+    return [Unstarted(r.id, f"{r.tracking_code} {r.title[:40]}") for r in rows]
+
+
+def record_flow_run(suggestion_id: int, flow_run_id: str) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(Suggestion)
+            .where(Suggestion.id == suggestion_id, Suggestion.flow_run_id.is_(None))
+            .values(flow_run_id=flow_run_id)
+        )
+        audit.record(
+            session,
+            actor=EXECUTOR,
+            action="flow_run.created",
+            suggestion_id=suggestion_id,
+            detail={"flow_run_id": flow_run_id},
+        )
+
+
+def wakes(limit: int) -> list[Wake]:
+    """One run input per suggestion that has submitted steps: the earliest submitted step wakes it."""
+    with session_scope() as session:
+        first = (
+            select(Step.suggestion_id, func.min(Step.id).label("step_id"))
+            .where(Step.state == StepState.submitted)
+            .group_by(Step.suggestion_id)
+            .limit(limit)
+            .subquery()
+        )
+        rows = session.execute(
+            select(Step, Suggestion.flow_run_id)
+            .join(first, first.c.step_id == Step.id)
+            .join(Suggestion, Suggestion.id == Step.suggestion_id)
+            .where(Suggestion.flow_run_id.is_not(None))
+        ).all()
+        return [
+            Wake(
+                suggestion_id=step.suggestion_id,
+                flow_run_id=str(flow_run_id),
+                run_input={"step_id": step.id, "kind": step.kind.value, "data": step.input},
+            )
+            for step, flow_run_id in rows
+        ]
+
+
+def heartbeat(executor_id: str, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    with session_scope() as session:
+        lease = session.get(ExecutorLease, executor_id)
+        if lease is None:
+            session.add(ExecutorLease(executor_id=executor_id, started_at=now, heartbeat_at=now))
+        else:
+            lease.heartbeat_at = now
+
+
+def add_claim(executor_id: str, flow_run_id: str) -> None:
+    with session_scope() as session:
+        session.merge(RunClaim(flow_run_id=flow_run_id, executor_id=executor_id, claimed_at=utcnow()))
+
+
+def drop_claim(flow_run_id: str) -> None:
+    with session_scope() as session:
+        session.execute(delete(RunClaim).where(RunClaim.flow_run_id == flow_run_id))
+
+
+def orphaned_claims(lease_seconds: float, now: datetime | None = None) -> list[str]:
+    """Claims whose executor fell silent: their attempts died with it."""
+    cutoff = (now or utcnow()) - timedelta(seconds=lease_seconds)
+    with session_scope() as session:
+        live = select(ExecutorLease.executor_id).where(ExecutorLease.heartbeat_at >= cutoff)
+        return list(session.scalars(select(RunClaim.flow_run_id).where(RunClaim.executor_id.not_in(live))))
+
+
+def forget_dead_executors(lease_seconds: float) -> None:
+    """Drop long-dead executors' heartbeats once their claims have been recovered."""
+    cutoff = utcnow() - timedelta(seconds=lease_seconds * 10)
+    with session_scope() as session:
+        stale = select(ExecutorLease.executor_id).where(ExecutorLease.heartbeat_at < cutoff)
+        if session.scalar(select(func.count()).select_from(RunClaim).where(RunClaim.executor_id.in_(stale))):
+            return
+        session.execute(delete(ExecutorLease).where(ExecutorLease.heartbeat_at < cutoff))

@@ -1,0 +1,66 @@
+"""Officials and their bearer tokens. Only a token's SHA-256 is stored; the token is shown once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jianyi.models import Unit, User
+from jianyi.models.enums import Role, UnitKind
+from jianyi.services.actors import Actor
+from jianyi.services.errors import InvalidInput, NotAuthenticated
+
+# Roles that act for one unit: a department user belongs to a department, an office user to an office.
+ROLES_NEEDING_UNIT = {Role.office, Role.supervisor, Role.department}
+OFFICE_KINDS = {UnitKind.city_office, UnitKind.district_office}
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(session: Session, *, name: str, role: Role, unit_code: str | None) -> tuple[User, str]:
+    if role is Role.proposer:
+        raise InvalidInput(
+            "role: proposers do not get accounts", detail=[{"field": "role", "message": "proposer"}]
+        )
+    unit: Unit | None = None
+    if unit_code is not None:
+        unit = session.scalar(select(Unit).where(Unit.code == unit_code))
+        if unit is None:
+            raise InvalidInput(
+                f"unit: no unit with code {unit_code!r}",
+                detail=[{"field": "unit", "message": "unknown unit"}],
+            )
+    if role in ROLES_NEEDING_UNIT and unit is None:
+        raise InvalidInput(
+            f"unit: a {role.value} user belongs to a unit", detail=[{"field": "unit", "message": "required"}]
+        )
+    if role in (Role.office, Role.supervisor) and unit is not None and unit.kind not in OFFICE_KINDS:
+        raise InvalidInput(
+            f"unit: a {role.value} user belongs to a suggestion office, not to {unit.name}",
+            detail=[{"field": "unit", "message": "not an office"}],
+        )
+    token = secrets.token_urlsafe(32)
+    user = User(name=name, role=role, unit_id=unit.id if unit else None, token_hash=hash_token(token))
+    session.add(user)
+    session.flush()
+    return user, token
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(
+        label=f"user:{user.id}", role=user.role, user_id=user.id, unit_id=user.unit_id, name=user.name
+    )
+
+
+def authenticate(session: Session, *, token: str | None) -> Actor:
+    if not token:
+        raise NotAuthenticated("a bearer token is required")
+    user = session.scalar(select(User).where(User.token_hash == hash_token(token), User.active.is_(True)))
+    if user is None:
+        raise NotAuthenticated("unknown or revoked token")
+    return actor_for(user)

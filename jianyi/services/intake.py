@@ -1,0 +1,124 @@
+"""Intake (受理): store a suggestion, give it its codes, acknowledge it the same day.
+
+The flow run is not started here: the executor's starter creates it from the stored row, so intake
+answers in milliseconds however busy Prefect is, and a suggestion accepted while Prefect is down
+starts as soon as it is back.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from jianyi.models import Proposer, Suggestion, Unit
+from jianyi.models.base import utcnow
+from jianyi.models.enums import Stage, UnitKind
+from jianyi.models.schemas import IntakeResult, SuggestionIn
+from jianyi.services import audit, notify
+from jianyi.services.actors import Actor
+from jianyi.services.errors import InvalidInput
+from jianyi.services.network import UnknownUnit, get_unit_by_code
+
+# Crockford's base32 without I, L, O, U: codes read over the phone are not misheard.
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+OFFICE_KINDS = (UnitKind.city_office, UnitKind.district_office)
+
+
+def new_tracking_code() -> str:
+    return f"JY{utcnow():%y%m}" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+def new_check_code() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def handling_office(session: Session, *, unit_id: int | None) -> Unit:
+    """The nearest suggestion office above (or at) the intake unit; the city office otherwise."""
+    unit = session.get(Unit, unit_id) if unit_id is not None else None
+    while unit is not None:
+        if unit.kind in OFFICE_KINDS:
+            return unit
+        unit = session.get(Unit, unit.parent_id) if unit.parent_id is not None else None
+    city = session.scalar(select(Unit).where(Unit.kind == UnitKind.city_office).order_by(Unit.id).limit(1))
+    if city is None:
+        raise RuntimeError("the unit network is not seeded: no city office")
+    return city
+
+
+def _existing(session: Session, data: SuggestionIn) -> Suggestion | None:
+    if data.channel_ref is None:
+        return None
+    return session.scalar(
+        select(Suggestion).where(
+            Suggestion.channel == data.channel, Suggestion.channel_ref == data.channel_ref
+        )
+    )
+
+
+def _result(suggestion: Suggestion, *, created: bool) -> IntakeResult:
+    return IntakeResult(
+        id=suggestion.id,
+        tracking_code=suggestion.tracking_code,
+        check_code=suggestion.check_code if created else None,
+        created=created,
+        stage=suggestion.stage,
+    )
+
+
+def submit(session: Session, *, actor: Actor, data: SuggestionIn) -> IntakeResult:
+    """Accept a suggestion; the same channel reference twice returns the first one, unchanged."""
+    existing = _existing(session, data)
+    if existing is not None:
+        return _result(existing, created=False)
+    region_id = None
+    if data.region is not None:
+        try:
+            region_id = get_unit_by_code(session, code=data.region).id
+        except UnknownUnit as exc:
+            raise InvalidInput(
+                f"region: no unit with code {data.region!r}",
+                detail=[{"field": "region", "message": f"unknown unit code {data.region!r}"}],
+            ) from exc
+    office = handling_office(session, unit_id=actor.unit_id)
+    now = utcnow()
+    proposer = Proposer(**data.proposer.model_dump(), created_at=now)
+    suggestion = Suggestion(
+        tracking_code=new_tracking_code(),
+        check_code=new_check_code(),
+        title=data.title,
+        content=data.content,
+        channel=data.channel,
+        channel_ref=data.channel_ref,
+        region_unit_id=region_id,
+        intake_unit_id=actor.unit_id,
+        intake_user_id=actor.user_id,
+        office_unit_id=office.id,
+        campaign=data.campaign,
+        received_at=now,
+        stage=Stage.triage,
+    )
+    try:
+        with session.begin_nested():
+            session.add(proposer)
+            session.flush()
+            suggestion.proposer_id = proposer.id
+            session.add(suggestion)
+            session.flush()
+    except IntegrityError:
+        # The same channel reference arrived concurrently and won the race: answer with that one.
+        again = _existing(session, data)
+        if again is None:
+            raise
+        return _result(again, created=False)
+    audit.record(
+        session,
+        actor=actor,
+        action="suggestion.received",
+        suggestion_id=suggestion.id,
+        detail={"channel": data.channel.value, "channel_ref": data.channel_ref, "office_unit_id": office.id},
+    )
+    notify.acknowledge(session, suggestion=suggestion)
+    return _result(suggestion, created=True)

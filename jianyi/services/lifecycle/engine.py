@@ -1,0 +1,171 @@
+"""``advance``: one attempt of a suggestion's flow run, as one transaction.
+
+The application database is the source of truth. Each attempt locks the suggestion, applies every
+step its units have submitted since the last attempt (each exactly once: a step moves from
+``submitted`` to ``completed`` in the same transaction as its effects), settles the stage, and
+returns the wait point the flow run suspends at. Earlier stages are never re-run, so the 20th
+resume costs what the 1st does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jianyi.models import Step, Suggestion
+from jianyi.models.base import utcnow
+from jianyi.models.enums import STAGE_LABELS, AssignmentRole, Stage, StepKind, StepState
+from jianyi.services import audit
+from jianyi.services.actors import FLOW
+from jianyi.services.errors import NotFound
+from jianyi.services.lifecycle.case import Case
+from jianyi.services.lifecycle.handlers import HANDLERS, parse
+
+
+class AwaitedStep(BaseModel):
+    step_id: int
+    kind: StepKind
+    unit_id: int | None
+    optional: bool
+
+
+class WaitPoint(BaseModel):
+    """Where a flow run suspends: a fresh key per attempt, and the steps any of which may wake it."""
+
+    suggestion_id: int
+    key: str
+    stage: Stage
+    steps: list[AwaitedStep]
+
+    @property
+    def kinds(self) -> list[StepKind]:
+        return sorted({s.kind for s in self.steps})
+
+    @property
+    def label(self) -> str:
+        return f"{STAGE_LABELS[self.stage]} {self.stage.value}: " + ", ".join(k.value for k in self.kinds)
+
+
+class CaseInvariantError(RuntimeError):
+    """An open suggestion with nothing to wait for: a bug, never a state to suspend in."""
+
+
+def advance(session: Session, *, suggestion_id: int, now: datetime | None = None) -> WaitPoint | None:
+    """Apply what was submitted, settle, and say where to wait next (None once the case is closed)."""
+    suggestion = session.scalar(select(Suggestion).where(Suggestion.id == suggestion_id).with_for_update())
+    if suggestion is None:
+        raise NotFound(f"suggestion {suggestion_id} does not exist")
+    case = Case(session=session, suggestion=suggestion, now=now or utcnow())
+    if suggestion.outcome is not None:
+        return None
+    if not case.steps():
+        case.enter_stage(Stage.triage)
+        case.open_office_step(StepKind.triage, key="triage")
+
+    for step in case.steps(states=[StepState.submitted]):
+        if suggestion.outcome is not None:
+            _moot(case, step)
+            continue
+        _apply(case, step)
+        settle(case)
+
+    if suggestion.outcome is not None:
+        return None
+    waiting = case.steps(states=[StepState.open])
+    if not waiting:
+        raise CaseInvariantError(
+            f"suggestion {suggestion_id} is open in stage {suggestion.stage} with no open step"
+        )
+    suggestion.wait_seq += 1
+    return WaitPoint(
+        suggestion_id=suggestion_id,
+        key=f"w{suggestion.wait_seq}",
+        stage=suggestion.stage,
+        steps=[
+            AwaitedStep(step_id=s.id, kind=s.kind, unit_id=s.unit_id, optional=s.optional) for s in waiting
+        ],
+    )
+
+
+def _apply(case: Case, step: Step) -> None:
+    lapsed = step.input is None  # a window that closed unanswered (e.g. no rating within 10 WD)
+    data = None if lapsed else parse(step)
+    step.state = StepState.lapsed if lapsed else StepState.completed
+    step.applied_at = case.now
+    audit.record(
+        case.session,
+        actor=FLOW,
+        action="step.lapsed" if lapsed else "step.applied",
+        suggestion_id=case.id,
+        step_id=step.id,
+        detail={"kind": step.kind.value},
+    )
+    HANDLERS[step.kind](case, step, data)
+
+
+def _moot(case: Case, step: Step) -> None:
+    """Submitted, but an earlier step in the same attempt closed the case: kept on record, not applied."""
+    step.state = StepState.cancelled
+    step.applied_at = case.now
+    audit.record(
+        case.session,
+        actor=FLOW,
+        action="step.moot",
+        suggestion_id=case.id,
+        step_id=step.id,
+        detail={"kind": step.kind.value, "outcome": case.suggestion.outcome},
+    )
+
+
+def settle(case: Case) -> None:
+    """Move the stage on when a set of parallel steps is complete (today: the end of research)."""
+    if case.suggestion.outcome is None and case.suggestion.stage is Stage.research and _research_done(case):
+        case.cancel(
+            case.steps(StepKind.objection, StepKind.extension_request, states=[StepState.open]),
+            reason="research complete",
+        )
+        case.enter_stage(Stage.coordination)
+        iteration = len(case.steps(StepKind.review)) + 1
+        case.open_office_step(StepKind.review, key=f"review:{iteration}", iteration=iteration)
+
+
+def _research_done(case: Case) -> bool:
+    lead = case.lead_assignment()
+    if lead is None:
+        return False  # re-routing after an objection is still pending
+    if case.open_steps(StepKind.reroute, StepKind.extension_decision, StepKind.opinion, StepKind.co_opinion):
+        return False
+    opinion = case.latest(StepKind.opinion, assignment_id=lead.id)
+    if opinion is None or opinion.state is not StepState.completed:
+        return False
+    for co in case.assignments(AssignmentRole.co):
+        co_step = case.latest(StepKind.co_opinion, assignment_id=co.id)
+        if co_step is None or co_step.state is not StepState.completed:
+            return False
+    if case.suggestion.instructed:
+        hearing = case.latest(StepKind.proposer_hearing, assignment_id=lead.id)
+        if hearing is None or hearing.state is not StepState.completed:
+            return False
+    return True
+
+
+def describe_attempt(session: Session, *, suggestion_id: int) -> str:
+    """A name for an attempt, read before it runs: the stage and the steps about to be applied."""
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        return f"suggestion {suggestion_id}"
+    kinds = sorted(
+        {
+            k.value
+            for k in session.scalars(
+                select(Step.kind).where(
+                    Step.suggestion_id == suggestion_id, Step.state == StepState.submitted
+                )
+            )
+        }
+    )
+    applying = f" ← {', '.join(kinds)}" if kinds else ""
+    return f"{STAGE_LABELS[suggestion.stage]} {suggestion.stage.value}{applying}"

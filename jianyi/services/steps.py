@@ -1,0 +1,171 @@
+"""Completing a human step: who may, what they may give, and exactly once.
+
+A completion is validated and stored as ``submitted`` in the caller's transaction; the executor then
+wakes the suggestion's flow run, which applies it. Nothing here talks to Prefect, so a completion
+is never lost to a Prefect outage: it waits in the database until the run can be resumed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from jianyi.models import Step, Suggestion
+from jianyi.models.base import utcnow
+from jianyi.models.enums import Role, StepKind, StepState
+from jianyi.models.step_inputs import STEP_INPUTS, StepInput
+from jianyi.services import audit, step_checks
+from jianyi.services.actors import Actor
+from jianyi.services.errors import Conflict, Forbidden, InvalidInput, JianyiError, NotFound, field_errors
+
+# Steps whose window may close unanswered; "no answer" then counts as an answer (no rating).
+LAPSABLE = {StepKind.rating}
+
+
+def may_complete(actor: Actor, step: Step, suggestion: Suggestion) -> bool:
+    if step.role is Role.proposer:
+        # The proposer, or the office recording an answer given by phone.
+        return actor.role is Role.proposer or (
+            actor.role in (Role.office, Role.supervisor) and actor.unit_id == suggestion.office_unit_id
+        )
+    if actor.role not in (Role.office, Role.supervisor, Role.department) or actor.unit_id is None:
+        return False
+    return actor.unit_id in (step.unit_id, step.alt_unit_id)
+
+
+def get_step(session: Session, *, step_id: int) -> Step:
+    step = session.get(Step, step_id)
+    if step is None:
+        raise NotFound(f"step {step_id} does not exist")
+    return step
+
+
+def validate_input(session: Session, step: Step, payload: Any) -> StepInput:
+    model = STEP_INPUTS[step.kind]
+    try:
+        data = model.model_validate(payload)
+    except ValidationError as exc:
+        raise invalid(step, field_errors(exc.errors())) from exc
+    errors = step_checks.check(session, step, data)
+    if errors:
+        raise invalid(step, errors)
+    return data
+
+
+def invalid(step: Step, errors: list[dict[str, str]]) -> InvalidInput:
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return InvalidInput(f"invalid {step.kind.value} input: {summary}", detail=errors)
+
+
+def complete(session: Session, *, actor: Actor, step_id: int, payload: Any) -> Step:
+    """Store a completion (403 wrong unit, 409 not open, 422 bad input). The caller commits."""
+    step = get_step(session, step_id=step_id)
+    suggestion = session.get(Suggestion, step.suggestion_id)
+    assert suggestion is not None
+    if not may_complete(actor, step, suggestion):
+        raise Forbidden(f"step {step_id} ({step.kind.value}) is owed by another unit or role")
+    if step.state is not StepState.open:
+        raise Conflict(
+            f"step {step_id} is already {step.state.value}"
+            + (
+                f" (by {step.completed_by_label} at {step.submitted_at:%Y-%m-%d %H:%M} UTC)"
+                if step.submitted_at
+                else ""
+            )
+        )
+    data = validate_input(session, step, payload)
+    return _submit(session, actor=actor, step=step, input=data.model_dump(mode="json"))
+
+
+def lapse(session: Session, *, actor: Actor, step_id: int) -> Step:
+    """Close a step's window unanswered (no rating within the rules' deadline). Office or the rules only."""
+    step = get_step(session, step_id=step_id)
+    suggestion = session.get(Suggestion, step.suggestion_id)
+    assert suggestion is not None
+    if step.kind not in LAPSABLE:
+        raise InvalidInput(
+            f"a {step.kind.value} step cannot lapse", detail=[{"field": "step", "message": "not lapsable"}]
+        )
+    if not actor.is_system and not (
+        actor.role in (Role.office, Role.supervisor) and actor.unit_id == suggestion.office_unit_id
+    ):
+        raise Forbidden(f"only the handling office may close step {step_id} unanswered")
+    if step.state is not StepState.open:
+        raise Conflict(f"step {step_id} is already {step.state.value}")
+    return _submit(session, actor=actor, step=step, input=None)
+
+
+def _submit(session: Session, *, actor: Actor, step: Step, input: dict[str, Any] | None) -> Step:
+    now = utcnow()
+    # Conditional update: of two concurrent completions exactly one finds the step still open.
+    result = session.execute(
+        update(Step)
+        .where(Step.id == step.id, Step.state == StepState.open)
+        .values(
+            state=StepState.submitted,
+            input=input,
+            submitted_at=now,
+            completed_by_id=actor.user_id,
+            completed_by_label=actor.name or actor.label,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"step {step.id} was completed concurrently")
+    session.refresh(step)
+    audit.record(
+        session,
+        actor=actor,
+        action="step.lapsed_by" if input is None else "step.submitted",
+        suggestion_id=step.suggestion_id,
+        step_id=step.id,
+        detail={"kind": step.kind.value, "input": input},
+    )
+    return step
+
+
+def record_refusal(session: Session, *, actor: Actor, step_id: int | None, error: Exception) -> None:
+    """Record a refused completion (in its own transaction: the refused one is rolled back)."""
+    step = session.get(Step, step_id) if step_id is not None else None
+    audit.record(
+        session,
+        actor=actor,
+        action="step.refused",
+        suggestion_id=step.suggestion_id if step else None,
+        step_id=step.id if step else None,
+        detail={"error": type(error).__name__, "message": str(error)[:2000]},
+    )
+
+
+def open_steps_for(session: Session, *, actor: Actor, state: StepState | None = StepState.open) -> list[Step]:
+    """The steps the caller's unit owes (a department sees only what is referred to it)."""
+    query = select(Step)
+    if actor.role is Role.admin:
+        pass
+    elif actor.unit_id is None:
+        return []
+    else:
+        query = query.where((Step.unit_id == actor.unit_id) | (Step.alt_unit_id == actor.unit_id))
+    if state is not None:
+        query = query.where(Step.state == state)
+    return list(session.scalars(query.order_by(Step.due_at.is_(None), Step.due_at, Step.id).limit(1000)))
+
+
+def complete_or_record_refusal(session: Session, *, actor: Actor, step_id: int, payload: Any) -> Step:
+    """The unit of work of a completion, for the API and the CLI alike.
+
+    The one place in services that commits: a refusal must be recorded even though the refused
+    change is rolled back, so it is written in a transaction of its own, and the error re-raised.
+    """
+    try:
+        step = complete(session, actor=actor, step_id=step_id, payload=payload)
+        session.commit()
+        return step
+    except JianyiError as exc:
+        session.rollback()
+        record_refusal(session, actor=actor, step_id=step_id, error=exc)
+        session.commit()
+        raise

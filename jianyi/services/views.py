@@ -1,0 +1,254 @@
+"""Read models: what an official, a department and the public may see of a suggestion.
+
+A department sees only what is referred to it; a proposer's identity and contact details are shown
+to the handling office, and to the lead unit unless the proposer asked for confidentiality; the
+public tracking view carries no personal data and no internal notes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jianyi.models import Assignment, Communication, Proposer, StageEntry, Step, Suggestion, Unit
+from jianyi.models.enums import (
+    OUTCOME_LABELS,
+    STAGE_LABELS,
+    STEP_LABELS,
+    AssignmentRole,
+    AssignmentState,
+    CommunicationKind,
+    Role,
+    StepState,
+    UnitKind,
+)
+from jianyi.models.schemas import PublicTracking, StepView, SuggestionView, TimelineEntry
+from jianyi.models.step_inputs import STEP_INPUTS
+from jianyi.services.actors import Actor
+from jianyi.services.errors import Forbidden, NotFound
+
+PUBLIC_COMMUNICATIONS = {
+    CommunicationKind.acknowledgement: "已受理",
+    CommunicationKind.reply: "已答复",
+    CommunicationKind.post_adoption: "已反馈落实情况",
+    CommunicationKind.outcome: "已告知办理结果",
+}
+
+
+def _code(session: Session, unit_id: int | None) -> str | None:
+    if unit_id is None:
+        return None
+    unit = session.get(Unit, unit_id)
+    return unit.code if unit else None
+
+
+def _referred_units(session: Session, suggestion_id: int) -> set[int]:
+    return set(session.scalars(select(Assignment.unit_id).where(Assignment.suggestion_id == suggestion_id)))
+
+
+def can_view(session: Session, actor: Actor, suggestion: Suggestion) -> bool:
+    if actor.role is Role.admin:
+        return True
+    if actor.role in (Role.office, Role.supervisor):
+        unit = session.get(Unit, actor.unit_id) if actor.unit_id else None
+        # The city office supervises the whole network; a district office its own items.
+        return unit is not None and (
+            unit.kind is UnitKind.city_office or unit.id == suggestion.office_unit_id
+        )
+    if actor.role is Role.leader:
+        return suggestion.level is not None and suggestion.level.value == "important"
+    if actor.role is Role.department:
+        return actor.unit_id in _referred_units(session, suggestion.id)
+    return False
+
+
+def _sees_proposer(session: Session, actor: Actor, suggestion: Suggestion, proposer: Proposer) -> bool:
+    if actor.role is Role.admin:
+        return True
+    if actor.role in (Role.office, Role.supervisor):
+        return actor.unit_id == suggestion.office_unit_id
+    if actor.role is Role.department and not proposer.confidential:
+        return actor.unit_id is not None and actor.unit_id == suggestion.lead_unit_id
+    return False
+
+
+def get_suggestion(session: Session, *, suggestion_id: int) -> Suggestion:
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        raise NotFound(f"suggestion {suggestion_id} does not exist")
+    return suggestion
+
+
+def step_view(session: Session, step: Step, *, with_schema: bool = False) -> StepView:
+    suggestion = session.get(Suggestion, step.suggestion_id)
+    assert suggestion is not None
+    return StepView(
+        id=step.id,
+        suggestion_id=step.suggestion_id,
+        tracking_code=suggestion.tracking_code,
+        title=suggestion.title,
+        kind=step.kind,
+        label=STEP_LABELS[step.kind],
+        key=step.key,
+        iteration=step.iteration,
+        role=step.role,
+        unit=_code(session, step.unit_id),
+        alt_unit=_code(session, step.alt_unit_id),
+        state=step.state,
+        optional=step.optional,
+        due_at=step.due_at,
+        created_at=step.created_at,
+        submitted_at=step.submitted_at,
+        completed_by=step.completed_by_label,
+        input=step.input,
+        input_schema=STEP_INPUTS[step.kind].model_json_schema() if with_schema else None,
+    )
+
+
+def view_step(session: Session, *, actor: Actor, step_id: int) -> StepView:
+    step = session.get(Step, step_id)
+    if step is None:
+        raise NotFound(f"step {step_id} does not exist")
+    suggestion = session.get(Suggestion, step.suggestion_id)
+    assert suggestion is not None
+    owes = actor.unit_id is not None and actor.unit_id in (step.unit_id, step.alt_unit_id)
+    if not (owes or can_view(session, actor, suggestion)):
+        raise Forbidden(f"step {step_id} is not referred to your unit")
+    return step_view(session, step, with_schema=True)
+
+
+def _timeline(session: Session, suggestion: Suggestion, *, public: bool) -> list[TimelineEntry]:
+    entries = [
+        TimelineEntry(at=e.entered_at, what=f"进入{STAGE_LABELS[e.stage]}", detail=e.stage.value)
+        for e in session.scalars(select(StageEntry).where(StageEntry.suggestion_id == suggestion.id))
+    ]
+    for c in session.scalars(select(Communication).where(Communication.suggestion_id == suggestion.id)):
+        if public:
+            if c.kind in PUBLIC_COMMUNICATIONS:
+                entries.append(TimelineEntry(at=c.at, what=PUBLIC_COMMUNICATIONS[c.kind]))
+        else:
+            entries.append(
+                TimelineEntry(at=c.at, what=f"沟通 {c.kind.value} ({c.method.value})", detail=c.summary)
+            )
+    if not public:
+        for s in session.scalars(
+            select(Step).where(
+                Step.suggestion_id == suggestion.id,
+                Step.state.in_((StepState.completed, StepState.lapsed)),
+            )
+        ):
+            assert s.applied_at is not None
+            entries.append(
+                TimelineEntry(
+                    at=s.submitted_at or s.applied_at,
+                    what=f"{STEP_LABELS[s.kind]} ({s.kind.value}) {s.state.value}",
+                    detail=s.completed_by_label,
+                )
+            )
+    return sorted(entries, key=lambda e: e.at)
+
+
+def suggestion_view(session: Session, *, actor: Actor, suggestion_id: int) -> SuggestionView:
+    suggestion = get_suggestion(session, suggestion_id=suggestion_id)
+    if not can_view(session, actor, suggestion):
+        raise Forbidden(f"suggestion {suggestion_id} is not referred to your unit")
+    proposer = session.get(Proposer, suggestion.proposer_id)
+    assert proposer is not None
+    proposer_view: dict[str, Any] | None = None
+    if _sees_proposer(session, actor, suggestion, proposer):
+        proposer_view = {
+            "kind": proposer.kind.value,
+            "name": proposer.name,
+            "phone": proposer.phone,
+            "email": proposer.email,
+            "anonymous": proposer.anonymous,
+            "confidential": proposer.confidential,
+        }
+    co_units = session.scalars(
+        select(Unit.code)
+        .join(Assignment, Assignment.unit_id == Unit.id)
+        .where(
+            Assignment.suggestion_id == suggestion.id,
+            Assignment.role == AssignmentRole.co,
+            Assignment.state != AssignmentState.withdrawn,
+        )
+    )
+    duplicate_of = session.get(Suggestion, suggestion.duplicate_of_id) if suggestion.duplicate_of_id else None
+    open_steps = session.scalars(
+        select(Step).where(
+            Step.suggestion_id == suggestion.id, Step.state.in_((StepState.open, StepState.submitted))
+        )
+    )
+    office = session.get(Unit, suggestion.office_unit_id)
+    return SuggestionView(
+        id=suggestion.id,
+        tracking_code=suggestion.tracking_code,
+        title=suggestion.title,
+        content=suggestion.content,
+        channel=suggestion.channel,
+        channel_ref=suggestion.channel_ref,
+        received_at=suggestion.received_at,
+        office=office.code if office else "",
+        region=_code(session, suggestion.region_unit_id),
+        campaign=suggestion.campaign,
+        kind=suggestion.kind,
+        category=suggestion.category,
+        level=suggestion.level,
+        lead_unit=_code(session, suggestion.lead_unit_id),
+        co_units=list(co_units),
+        stage=suggestion.stage,
+        stage_label=STAGE_LABELS[suggestion.stage],
+        decision=suggestion.decision,
+        outcome=suggestion.outcome,
+        outcome_label=OUTCOME_LABELS[suggestion.outcome] if suggestion.outcome else None,
+        outcome_reason=suggestion.outcome_reason,
+        closed_at=suggestion.closed_at,
+        duplicate_of=duplicate_of.tracking_code if duplicate_of else None,
+        rating=suggestion.rating,
+        flow_run_id=suggestion.flow_run_id,
+        proposer=proposer_view,
+        open_steps=[step_view(session, s) for s in open_steps],
+        timeline=_timeline(session, suggestion, public=False),
+    )
+
+
+def find_tracked(session: Session, *, tracking_code: str, check_code: str) -> Suggestion:
+    """The same answer for a wrong code and a wrong check code: codes cannot be probed."""
+    suggestion = session.scalar(select(Suggestion).where(Suggestion.tracking_code == tracking_code))
+    if suggestion is None or not hmac.compare_digest(suggestion.check_code, check_code):
+        raise NotFound("no suggestion with that tracking code and check code")
+    return suggestion
+
+
+def public_tracking(session: Session, *, tracking_code: str, check_code: str) -> PublicTracking:
+    suggestion = find_tracked(session, tracking_code=tracking_code, check_code=check_code)
+    rating_open = session.scalar(
+        select(Step.id).where(
+            Step.suggestion_id == suggestion.id, Step.role == Role.proposer, Step.state == StepState.open
+        )
+    )
+    return PublicTracking(
+        tracking_code=suggestion.tracking_code,
+        title=suggestion.title,
+        received_at=suggestion.received_at,
+        stage=suggestion.stage,
+        stage_label=STAGE_LABELS[suggestion.stage],
+        outcome=suggestion.outcome,
+        outcome_label=OUTCOME_LABELS[suggestion.outcome] if suggestion.outcome else None,
+        rating_open=rating_open is not None,
+        timeline=_timeline(session, suggestion, public=True),
+    )
+
+
+def open_rating_step(session: Session, *, suggestion: Suggestion) -> Step:
+    step = session.scalar(
+        select(Step).where(
+            Step.suggestion_id == suggestion.id, Step.role == Role.proposer, Step.state == StepState.open
+        )
+    )
+    if step is None:
+        raise NotFound("there is nothing to rate for this suggestion now")
+    return step
