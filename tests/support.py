@@ -123,7 +123,12 @@ SCENARIOS: list[Scenario] = [
             a(
                 K.leader_instruction,
                 "office",
-                {"has_instruction": True, "leader": "市领导", "instructed_on": "2026-11-21", "text": "请市交通委研究落实"},
+                {
+                    "has_instruction": True,
+                    "leader": "市领导",
+                    "instructed_on": "2026-11-21",
+                    "text": "请市交通委研究落实",
+                },
             ),
             a(K.extension_request, "transport", {"working_days": 5, "reasons": "需开展客流调查"}),
             a(K.extension_decision, "office", {"approved": True}),
@@ -134,7 +139,11 @@ SCENARIOS: list[Scenario] = [
                 "office",
                 {
                     "action": "joint_meeting",
-                    "joint_meeting": {"held_on": "2026-11-25", "units": ["city-transport", "city-edu"], "conclusions": "分工明确"},
+                    "joint_meeting": {
+                        "held_on": "2026-11-25",
+                        "units": ["city-transport", "city-edu"],
+                        "conclusions": "分工明确",
+                    },
                 },
             ),
             a(K.review, "office", {"action": "accept"}),
@@ -185,12 +194,29 @@ SCENARIOS: list[Scenario] = [
 ]
 
 
+# The unit each actor of the scripts belongs to (the proposer has none).
+UNITS = {"office": "city-office", "transport": "city-transport", "edu": "city-edu", "housing": "city-housing"}
+
+
+@dataclass(frozen=True)
+class OpenStep:
+    id: int
+    kind: StepKind
+    units: frozenset[str | None]  # the owing unit and the unit that may also complete it
+
+    def owed_by(self, who: str) -> bool:
+        owners = self.units - {None}
+        return not owners or UNITS.get(who) in owners  # no owning unit: the proposer's step
+
+
 class Driver(Protocol):
     """What playing a script needs of a surface (the engine directly, or the HTTP API)."""
 
-    def open_steps(self, suggestion_id: int) -> list[tuple[int, StepKind]]: ...
+    def open_steps(self, suggestion_id: int) -> list[OpenStep]: ...
 
-    def complete(self, who: str, suggestion_id: int, step_id: int, payload: dict[str, Any] | None) -> None: ...
+    def complete(
+        self, who: str, suggestion_id: int, step_id: int, payload: dict[str, Any] | None
+    ) -> None: ...
 
 
 class Play:
@@ -210,9 +236,10 @@ class Play:
         if self.finished:
             return False
         action = self.scenario.actions[self.position]
-        for step_id, kind in driver.open_steps(self.suggestion_id):
-            if kind is action.kind:
-                driver.complete(action.who, self.suggestion_id, step_id, action.payload)
+        for step in driver.open_steps(self.suggestion_id):
+            # Match the owner too: after a re-routing the old unit's step stays open until applied.
+            if step.kind is action.kind and step.owed_by(action.who):
+                driver.complete(action.who, self.suggestion_id, step.id, action.payload)
                 self.position += 1
                 return True
         return False

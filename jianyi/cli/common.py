@@ -22,11 +22,12 @@ EXIT_CODES = {400: 2, 401: 3, 403: 4, 404: 5, 409: 6, 422: 7}
 
 
 def fail(message: str, *, code: int = 1, detail: Any = None) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    if isinstance(detail, list):
-        for item in detail:
-            if isinstance(item, dict) and "field" in item:
-                typer.secho(f"  {item['field']}: {item['message']}", fg=typer.colors.RED, err=True)
+    fields = [d for d in detail if isinstance(d, dict) and "field" in d] if isinstance(detail, list) else []
+    # With field errors, a headline and one line per field (the message repeats them all on one line).
+    headline = message.split(": ", 1)[0] if fields else message
+    typer.secho(f"error: {headline}", fg=typer.colors.RED, err=True)
+    for item in fields:
+        typer.secho(f"  {item['field']}: {item['message']}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 

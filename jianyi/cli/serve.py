@@ -33,10 +33,20 @@ def api() -> None:
 
 def executor() -> None:
     """Run the lifecycle executor: starts, wakes and runs the suggestions' flow runs; sends the outbox."""
-    from jianyi.executor.service import Executor
+    from jianyi.executor.service import Executor  # imports Prefect, which configures logging its way
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Prefect's logging setup leaves loggers outside "prefect" without a handler: give ours one.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(name)s - %(message)s"))
+    jianyi_log = logging.getLogger("jianyi")
+    jianyi_log.addHandler(handler)
+    jianyi_log.setLevel(logging.INFO)
+    jianyi_log.propagate = False
+    # A suspended attempt is how every wait ends; Prefect's engine logs it at ERROR, which would
+    # bury real errors under one false alarm per human step.
+    logging.getLogger("prefect.flow_runs").addFilter(
+        lambda record: "Finished in state Suspended" not in record.getMessage()
+    )
 
     async def main() -> None:
         stop = asyncio.Event()

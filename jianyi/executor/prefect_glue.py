@@ -55,6 +55,17 @@ async def ready_runs(client: PrefectClient, *, deployment_id: UUID, limit: int) 
     )
 
 
+async def crashed_runs(client: PrefectClient, *, deployment_id: UUID, limit: int) -> list[FlowRun]:
+    return await client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED]))
+        ),
+        sort=FlowRunSort.ID_DESC,  # the client sends null without one, which the server refuses
+        limit=limit,
+    )
+
+
 async def claim(client: PrefectClient, run_id: UUID) -> bool:
     """Move a scheduled run to Pending; only one claimant can win (the orchestrator decides)."""
     result: OrchestrationResult[Any] = await client.set_flow_run_state(run_id, Pending())

@@ -21,7 +21,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow_async
 
-from jianyi.executor import prefect_glue, store
+from jianyi.executor import engine_patches, prefect_glue, store
 from jianyi.executor.dispatcher import OutboxDispatcher
 from jianyi.flows.lifecycle import suggestion_lifecycle
 from jianyi.settings import Settings, get_settings
@@ -40,6 +40,7 @@ class Executor:
         self.deployment_id: UUID | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
+        engine_patches.apply()
         self.deployment_id = await prefect_glue.ensure_deployment(self.settings.deployment_name)
         await asyncio.to_thread(store.heartbeat, self.executor_id)
         log.info("executor %s running deployment %s", self.executor_id, self.deployment_id)
@@ -101,15 +102,19 @@ class Executor:
     async def _not_resumable(self, client: PrefectClient, run_id: str, reason: str) -> None:
         run = await client.read_flow_run(UUID(run_id))
         state_type = run.state.type if run.state else None
-        if state_type in DEAD_STATES:
-            log.warning("run %s is %s with a step waiting; re-running it", run_id, state_type)
-            await prefect_glue.reschedule(client, UUID(run_id), why=f"step submitted while {state_type}")
-            return
-        # Scheduled, pending, running, or suspended a moment ago without its input schema saved yet:
-        # try again soon, backing off so a stuck run does not take the loop's time.
         _, failures = self._retry_at.get(run_id, (0.0, 0))
+        if state_type in DEAD_STATES or (state_type is StateType.PAUSED and failures >= 2):
+            # A dead run, or a suspended one that refuses its input (its attempt died between suspending
+            # and saving the input schema): re-run it. The step waits in our database, and the attempt
+            # applies it exactly once whatever happened before.
+            log.warning("run %s is %s and refuses to resume (%s); re-running it", run_id, state_type, reason)
+            await prefect_glue.reschedule(client, UUID(run_id), why=f"resume refused: {reason}"[:500])
+            self._retry_at.pop(run_id, None)
+            return
+        # Scheduled, pending or running (an attempt will apply the step), or suspended a moment ago with
+        # its input schema not yet saved: try again soon, backing off so one stuck run cannot hog the loop.
         self._retry_at[run_id] = (time.monotonic() + min(30.0, 0.25 * 2**failures), failures + 1)
-        log.debug("run %s not resumable now (%s): %s", run_id, state_type, reason)
+        log.info("run %s not resumable now (%s): %s", run_id, state_type, reason)
 
     # --- claim and run ------------------------------------------------------------------------
 
@@ -157,3 +162,12 @@ class Executor:
                 await prefect_glue.reschedule(client, UUID(run_id), why="its executor stopped mid-attempt")
             await asyncio.to_thread(store.drop_claim, run_id)
         await asyncio.to_thread(store.forget_dead_executors, self.settings.executor_lease_seconds)
+        await self._rerun_crashed(client)
+
+    async def _rerun_crashed(self, client: PrefectClient) -> None:
+        """Runs that crashed (a process killed mid-attempt) are re-run: the case waits in our database."""
+        assert self.deployment_id is not None
+        for run in await prefect_glue.crashed_runs(client, deployment_id=self.deployment_id, limit=50):
+            if str(run.id) not in self.running:
+                log.warning("re-running crashed run %s", run.id)
+                await prefect_glue.reschedule(client, run.id, why="its attempt crashed")

@@ -65,6 +65,7 @@ class System:
             # Client-side Prefect state (results, profiles) stays in the data directory, not in ~/.prefect.
             "PREFECT_HOME": str(self.home / "prefect-client"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PYTHONUNBUFFERED": "1",  # a log that survives a kill is the one that explains it
             **self.extra_env,
         }
 

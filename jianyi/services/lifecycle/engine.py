@@ -55,7 +55,11 @@ class CaseInvariantError(RuntimeError):
 
 def advance(session: Session, *, suggestion_id: int, now: datetime | None = None) -> WaitPoint | None:
     """Apply what was submitted, settle, and say where to wait next (None once the case is closed)."""
-    suggestion = session.scalar(select(Suggestion).where(Suggestion.id == suggestion_id).with_for_update())
+    # FOR NO KEY UPDATE: one attempt at a time per suggestion, without blocking the API's inserts that
+    # reference the row (their foreign-key checks take KEY SHARE locks, which FOR UPDATE would block).
+    suggestion = session.scalar(
+        select(Suggestion).where(Suggestion.id == suggestion_id).with_for_update(key_share=True)
+    )
     if suggestion is None:
         raise NotFound(f"suggestion {suggestion_id} does not exist")
     case = Case(session=session, suggestion=suggestion, now=now or utcnow())

@@ -224,8 +224,13 @@ def review(case: Case, step: Step, data: ReviewInput) -> None:
     if data.action == "accept":
         case.enter_stage(Stage.feedback)
         lead = case.lead_assignment()
+        # A re-handled suggestion is replied to again: each round's reply is a step of its own.
+        round_ = len(case.steps(StepKind.reply)) + 1
         case.open_office_step(
-            StepKind.reply, key="reply", alt_unit_id=lead.unit_id if lead is not None else None
+            StepKind.reply,
+            key=f"reply:{round_}",
+            iteration=round_,
+            alt_unit_id=lead.unit_id if lead is not None else None,
         )
     elif data.action == "return":
         case.suggestion.rework_count += 1
