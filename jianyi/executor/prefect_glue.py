@@ -31,12 +31,14 @@ async def ensure_deployment(name: str) -> UUID:
 
 
 async def create_run(client: PrefectClient, *, deployment_id: UUID, suggestion_id: int, name: str) -> UUID:
-    # The idempotency key makes a retry after a crash return the run created before it.
+    # The idempotency key makes a retry after a crash return the run created before it. Prefect scopes
+    # keys by flow, not by deployment: the deployment is in the key so that two installations sharing
+    # a Prefect server (their suggestion ids overlap) never get each other's runs.
     run = await client.create_flow_run_from_deployment(
         deployment_id,
         parameters={"suggestion_id": suggestion_id},
         name=name,
-        idempotency_key=f"suggestion-{suggestion_id}",
+        idempotency_key=f"{deployment_id}:suggestion-{suggestion_id}",
         tags=["jianyi"],
     )
     return run.id

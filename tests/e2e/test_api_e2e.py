@@ -140,6 +140,12 @@ def test_flow_run_is_suspended_and_reads_as_stages(running: Running, prefect_ser
         return bool(state["type"] == "PAUSED" and state["name"] == "Suspended")
 
     running.wait_until(suspended, message="flow run suspended at the opinion")
+    # Systems in this session share the Prefect server and their suggestion ids overlap: each run must
+    # be its own system's (Prefect scopes idempotency keys by flow, so the deployment is in the key).
+    flow_run = httpx.get(f"{api}/flow_runs/{flow_run_id}").json()
+    deployment = httpx.get(f"{api}/deployments/{flow_run['deployment_id']}").json()
+    assert deployment["name"] == running.system.extra_env["JIANYI_DEPLOYMENT_NAME"]
+    assert flow_run["parameters"] == {"suggestion_id": suggestion_id}
     task_runs = httpx.post(
         f"{api}/task_runs/filter", json={"flow_runs": {"id": {"any_": [flow_run_id]}}}
     ).json()
