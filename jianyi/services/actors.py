@@ -22,4 +22,3 @@ class Actor:
 
 FLOW = Actor(label="flow")
 EXECUTOR = Actor(label="executor")
-INTAKE_CHANNEL = Actor(label="channel")

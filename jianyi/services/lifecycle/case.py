@@ -7,7 +7,7 @@ A ``Case`` wraps one locked suggestion inside one transaction. Nothing here comm
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -34,7 +34,6 @@ class Case:
     session: Session
     suggestion: Suggestion
     now: datetime
-    applied: list[Step] = field(default_factory=list)
 
     @property
     def id(self) -> int:
