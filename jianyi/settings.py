@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     dispatcher_max_attempts: int = Field(
         default=12, description="Attempts before a message is parked as failed for the office to look at."
     )
+    rules_dir: Path | None = Field(
+        default=None,
+        description="Directory of rule files (*.yaml); defaults to the packaged jianyi/rules/defaults.",
+    )
     deployment_name: str = Field(default="lifecycle", description="Name of the lifecycle deployment.")
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 

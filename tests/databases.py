@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jianyi.db import make_engine
 from jianyi.migrate import upgrade
 from jianyi.models.enums import Role
+from jianyi.rules.calendar import seed_from_chinese_calendar
 from jianyi.runtime.postgres import TemporaryPostgres
 from jianyi.services import auth
 from jianyi.services.actors import Actor
@@ -29,6 +30,7 @@ def seed_template(url: str) -> None:
     engine = make_engine(url)
     with Session(engine) as session:
         seed_network(session)
+        seed_from_chinese_calendar(session)
         session.commit()
     engine.dispose()
 

@@ -11,7 +11,9 @@ import typer
 from pydantic import ValidationError
 
 from jianyi.cli import serve
+from jianyi.cli.calendar import calendar_app
 from jianyi.cli.common import TokenOption, actor, emit, fail, session
+from jianyi.cli.rules import rules_app
 from jianyi.models.enums import Role, StepState
 from jianyi.models.schemas import SuggestionIn
 from jianyi.services import auth, intake, steps, views
@@ -25,6 +27,8 @@ users_app = typer.Typer(help="Officials and their tokens.", no_args_is_help=True
 steps_app = typer.Typer(help="Human steps: list what your unit owes, complete one.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(steps_app, name="steps")
+app.add_typer(calendar_app, name="calendar")
+app.add_typer(rules_app, name="rules")
 serve.register(app)
 
 

@@ -67,10 +67,12 @@ def migrate() -> None:
 
 
 def seed() -> None:
-    """Load the unit network (idempotent)."""
+    """Load the unit network and the working-day calendar (idempotent)."""
     from jianyi.db import session_scope
+    from jianyi.rules.calendar import seed_from_chinese_calendar
     from jianyi.services.network import seed_network
 
     with session_scope() as session:
         created = seed_network(session)
-    typer.echo(f"{created} units created")
+        days = seed_from_chinese_calendar(session)
+    typer.echo(f"{created} units created, {days} calendar days written")

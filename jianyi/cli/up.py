@@ -14,6 +14,7 @@ import typer
 from jianyi.db import session_scope
 from jianyi.migrate import upgrade
 from jianyi.models.enums import Role
+from jianyi.rules.calendar import seed_from_chinese_calendar
 from jianyi.runtime.system import System
 from jianyi.services import auth
 from jianyi.services.network import seed_network
@@ -117,8 +118,11 @@ def up() -> None:
         upgrade(system.database_url)
         with session_scope(system.database_url) as session:
             created = seed_network(session)
+            days = seed_from_chinese_calendar(session)
         if created:
             typer.echo(f"unit network seeded: {created} units")
+        if days:
+            typer.echo(f"working-day calendar seeded: {days} days from chinese_calendar")
         users = _demo_users(home, system.database_url)
         system.start_api()
         system.start_executor()

@@ -3,6 +3,8 @@
 from jianyi.models.assignment import Assignment
 from jianyi.models.audit import AuditEntry
 from jianyi.models.base import Base
+from jianyi.models.calendar_day import CalendarDay
+from jianyi.models.calendar_year import CalendarYear
 from jianyi.models.communication import Communication
 from jianyi.models.executor_lease import ExecutorLease, RunClaim
 from jianyi.models.leader_instruction import LeaderInstruction
@@ -20,6 +22,8 @@ __all__ = [
     "Assignment",
     "AuditEntry",
     "Base",
+    "CalendarDay",
+    "CalendarYear",
     "Communication",
     "ExecutorLease",
     "ImplementationProgress",
