@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         default=None,
         description="Directory of rule files (*.yaml); defaults to the packaged jianyi/rules/defaults.",
     )
+    sweep_seconds: float = Field(
+        default=30.0, description="How often the rules' scheduler sweeps for due reminders and escalations."
+    )
     deployment_name: str = Field(default="lifecycle", description="Name of the lifecycle deployment.")
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 

@@ -70,11 +70,18 @@ def due(
 def load(
     file: Path = typer.Argument(..., help="a year's holiday notice as YAML (see rules/notices/)"),
 ) -> None:
-    """Load an official holiday notice: replaces every day of its year."""
+    """Load an official holiday notice: replaces every day of its year, and recomputes the provisional
+    deadlines of open steps (computed Monday–Friday while the year was unpublished)."""
+    from jianyi.services.deadlines import replan_provisional
+
     with session() as db:
         year = read_notice(file).year
         written = load_notice(db, file)
-    typer.echo(f"{year}: {written} days written from {file.name}")
+        db.flush()
+        replanned = replan_provisional(db)
+    typer.echo(
+        f"{year}: {written} days written from {file.name}; {replanned} provisional deadline(s) recomputed"
+    )
 
 
 @calendar_app.command()

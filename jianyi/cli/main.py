@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ from jianyi.cli import serve
 from jianyi.cli.calendar import calendar_app
 from jianyi.cli.common import TokenOption, actor, emit, fail, session
 from jianyi.cli.rules import rules_app
+from jianyi.cli.supervision import supervision_app
 from jianyi.models.enums import Role, StepState
-from jianyi.models.schemas import SuggestionIn
+from jianyi.models.schemas import EMAIL_PATTERN, SuggestionIn
 from jianyi.services import auth, intake, steps, views
 from jianyi.services.errors import field_errors
 
@@ -29,6 +31,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(steps_app, name="steps")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(rules_app, name="rules")
+app.add_typer(supervision_app, name="supervision")
 serve.register(app)
 
 
@@ -47,10 +50,14 @@ def users_add(
     name: str = typer.Argument(..., help="the official's name"),
     role: Role = typer.Option(..., "--role", help="office, supervisor, department, leader or admin"),
     unit: str | None = typer.Option(None, "--unit", help="code of the unit (see GET /api/units)"),
+    email: str | None = typer.Option(None, "--email", help="where reminders and supervision notices go"),
+    head: bool = typer.Option(False, "--head", help="the unit's head (负责人), told when a step falls due"),
 ) -> None:
     """Create an official and print their bearer token (shown once; only its hash is kept)."""
+    if email is not None and not re.fullmatch(EMAIL_PATTERN, email):
+        fail(f"--email: not an e-mail address: {email!r}", code=7)
     with session() as db:
-        user, token = auth.create_user(db, name=name, role=role, unit_code=unit)
+        user, token = auth.create_user(db, name=name, role=role, unit_code=unit, email=email, head=head)
         user_id = user.id
     typer.echo(f"user {user_id} {name} ({role.value}{', ' + unit if unit else ''})", err=True)
     typer.echo(token)

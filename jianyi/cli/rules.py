@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from jianyi.cli.common import EXIT_CODES
+from jianyi.cli.common import EXIT_CODES, TokenOption
 from jianyi.rules.conditions import VARIABLES
 from jianyi.rules.loader import RuleError, configured_rules_dir, load_rules, seed_unit_kinds
 from jianyi.rules.schema import Profile, RuleSet
@@ -77,3 +77,19 @@ def variables() -> None:
     width = max(len(name) for name in VARIABLES)
     for name, kind in VARIABLES.items():
         typer.echo(f"{name:<{width}}  {kind}")
+
+
+@rules_app.command("explain")
+def explain_command(
+    suggestion_id: int = typer.Argument(..., help="the suggestion's id"),
+    token: str | None = TokenOption,
+) -> None:
+    """Which rules apply to a suggestion now: deadlines, what has fired and what will fire when."""
+    from jianyi.cli.common import actor, emit, session
+    from jianyi.services import views
+    from jianyi.services.explain import explain
+
+    with session() as db:
+        who = actor(db, token)
+        views.suggestion_view(db, actor=who, suggestion_id=suggestion_id)  # the same visibility as `show`
+        emit(explain(db, suggestion_id=suggestion_id))

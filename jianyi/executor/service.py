@@ -21,7 +21,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow_async
 
-from jianyi.executor import engine_patches, prefect_glue, store
+from jianyi.executor import engine_patches, prefect_glue, store, supervision
 from jianyi.executor.dispatcher import OutboxDispatcher
 from jianyi.flows.lifecycle import suggestion_lifecycle
 from jianyi.settings import Settings, get_settings
@@ -46,6 +46,7 @@ class Executor:
         log.info("executor %s running deployment %s", self.executor_id, self.deployment_id)
         poll = self.settings.executor_poll_seconds
         dispatcher = OutboxDispatcher()
+        scheduler = supervision.start(self.settings.sweep_seconds)
         async with get_client() as client:
             loops = [
                 self._every(poll, stop, lambda: self._start_runs(client)),
@@ -57,6 +58,7 @@ class Executor:
                 dispatcher.run_forever(stop),
             ]
             await asyncio.gather(*loops)
+            scheduler.shutdown(wait=False)
             # Let attempts under way finish: each ends at its next suspend within a second or two.
             if self.running:
                 await asyncio.wait(list(self.running.values()), timeout=30)

@@ -14,6 +14,7 @@ from jianyi.models.progress import ImplementationProgress
 from jianyi.models.proposer import Proposer
 from jianyi.models.stage_entry import StageEntry
 from jianyi.models.step import Step
+from jianyi.models.step_timer import StepTimer, TimerState
 from jianyi.models.suggestion import Suggestion
 from jianyi.models.unit import Unit
 from jianyi.models.user import User
@@ -34,7 +35,9 @@ __all__ = [
     "RunClaim",
     "StageEntry",
     "Step",
+    "StepTimer",
     "Suggestion",
+    "TimerState",
     "Unit",
     "User",
 ]

@@ -120,6 +120,7 @@ class StepKind(StrEnum):
     progress = "progress"
     post_adoption_communication = "post_adoption_communication"
     commendation_result = "commendation_result"
+    supervision_order = "supervision_order"  # 督办单: issued by the rules' scheduler, answered by the unit
 
 
 STEP_LABELS: dict[StepKind, str] = {
@@ -140,6 +141,7 @@ STEP_LABELS: dict[StepKind, str] = {
     StepKind.progress: "落实进展",
     StepKind.post_adoption_communication: "事后沟通",
     StepKind.commendation_result: "表彰评选结果",
+    StepKind.supervision_order: "督办单",
 }
 
 

@@ -76,8 +76,12 @@ class StepView(BaseModel):
     created_at: datetime
     submitted_at: datetime | None
     completed_by: str | None
+    due_provisional: bool = False
     input: dict[str, Any] | None = None
     input_schema: dict[str, Any] | None = None
+    proposal: dict[str, Any] | None = Field(
+        default=None, description="what the rules propose for this step (triage: the routing table's units)"
+    )
 
 
 class TimelineEntry(BaseModel):

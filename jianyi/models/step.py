@@ -41,7 +41,12 @@ class Step(Base):
     state: Mapped[StepState] = mapped_column(
         Enum(StepState, native_enum=False, length=20), default=StepState.open
     )
-    due_at: Mapped[datetime | None] = mapped_column()  # owned by the rules; null until they set it
+    # The deadline, set from the rules when the step opens (null: the rules give this step none).
+    due_at: Mapped[datetime | None] = mapped_column()
+    due_working_days: Mapped[int | None] = mapped_column()
+    due_rule: Mapped[str | None] = mapped_column(String(64))  # id of the deadline rule that set it
+    # Computed Monday–Friday in a year whose holidays are not yet published; recomputed when they are.
+    due_provisional: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column()
     applied_at: Mapped[datetime | None] = mapped_column()

@@ -218,6 +218,14 @@ class CommendationResultInput(StepInput):
     tier: str | None = Field(default=None, max_length=32, description="e.g. 一等奖")
 
 
+class SupervisionOrderInput(StepInput):
+    """The unit's answer to a supervision order (督办单): why it is late and what it does now."""
+
+    response: str = Field(min_length=1)
+    measures: str | None = None
+    expected_completion: date | None = None
+
+
 STEP_INPUTS: dict[StepKind, type[StepInput]] = {
     StepKind.triage: TriageInput,
     StepKind.pre_report_communication: PreReportCommunicationInput,
@@ -236,4 +244,5 @@ STEP_INPUTS: dict[StepKind, type[StepInput]] = {
     StepKind.progress: ProgressInput,
     StepKind.post_adoption_communication: PostAdoptionCommunicationInput,
     StepKind.commendation_result: CommendationResultInput,
+    StepKind.supervision_order: SupervisionOrderInput,
 }

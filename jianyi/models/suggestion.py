@@ -58,6 +58,12 @@ class Suggestion(Base):
     )  # satisfied, basically_satisfied, not_satisfied, none
     rating_comment: Mapped[str | None] = mapped_column(Text)
 
+    # Supervision: handed up to the office above, marked for the bulletin (月通报).
+    escalated_to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    escalated_at: Mapped[datetime | None] = mapped_column()
+    bulletin_period: Mapped[str | None] = mapped_column(String(16))
+    bulletin_marked_at: Mapped[datetime | None] = mapped_column()
+
     # Orchestration: the flow run and the wait point it is suspended at.
     flow_run_id: Mapped[str | None] = mapped_column(String(36), index=True)
     wait_seq: Mapped[int] = mapped_column(default=0)

@@ -19,5 +19,7 @@ class User(Base):
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=32))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))  # where reminders and supervision notices go
+    head: Mapped[bool] = mapped_column(default=False)  # the unit's head (负责人): told when a step falls due
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,7 +22,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_user(session: Session, *, name: str, role: Role, unit_code: str | None) -> tuple[User, str]:
+def create_user(
+    session: Session,
+    *,
+    name: str,
+    role: Role,
+    unit_code: str | None,
+    email: str | None = None,
+    head: bool = False,
+) -> tuple[User, str]:
     if role is Role.proposer:
         raise InvalidInput(
             "role: proposers do not get accounts", detail=[{"field": "role", "message": "proposer"}]
@@ -45,7 +53,9 @@ def create_user(session: Session, *, name: str, role: Role, unit_code: str | Non
             detail=[{"field": "unit", "message": "not an office"}],
         )
     token = secrets.token_urlsafe(32)
-    user = User(name=name, role=role, unit_id=unit.id if unit else None, token_hash=hash_token(token))
+    user = User(
+        name=name, role=role, unit_id=unit.id if unit else None, token_hash=hash_token(token), email=email, head=head
+    )
     session.add(user)
     session.flush()
     return user, token

@@ -17,11 +17,11 @@ from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
 from jianyi.models.enums import Role, StepKind, StepState
 from jianyi.models.step_inputs import STEP_INPUTS, StepInput
-from jianyi.services import audit, step_checks
+from jianyi.services import audit, deadlines, step_checks
 from jianyi.services.actors import Actor
 from jianyi.services.errors import Conflict, Forbidden, InvalidInput, JianyiError, NotFound, field_errors
 
-# Steps whose window may close unanswered; "no answer" then counts as an answer (no rating).
+# Steps the office may close unanswered by hand; "no answer" then counts as an answer (no rating).
 LAPSABLE = {StepKind.rating}
 
 
@@ -85,7 +85,9 @@ def lapse(session: Session, *, actor: Actor, step_id: int) -> Step:
     step = get_step(session, step_id=step_id)
     suggestion = session.get(Suggestion, step.suggestion_id)
     assert suggestion is not None
-    if step.kind not in LAPSABLE:
+    # The rules' scheduler closes whatever window its rules say lapses; the office may close a rating
+    # (no answer from the proposer) or an optional step (a unit's objection window) by hand.
+    if not actor.is_system and step.kind not in LAPSABLE and not step.optional:
         raise InvalidInput(
             f"a {step.kind.value} step cannot lapse", detail=[{"field": "step", "message": "not lapsable"}]
         )
@@ -116,6 +118,7 @@ def _submit(session: Session, *, actor: Actor, step: Step, input: dict[str, Any]
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"step {step.id} was completed concurrently")
     session.refresh(step)
+    deadlines.moot_timers(session, step_ids=[step.id])  # answered: no more reminders
     audit.record(
         session,
         actor=actor,

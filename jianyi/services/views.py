@@ -22,11 +22,14 @@ from jianyi.models.enums import (
     AssignmentState,
     CommunicationKind,
     Role,
+    StepKind,
     StepState,
     UnitKind,
 )
 from jianyi.models.schemas import PublicTracking, StepView, SuggestionView, TimelineEntry
 from jianyi.models.step_inputs import STEP_INPUTS
+from jianyi.rules.lookup import route_rule
+from jianyi.services import deadlines
 from jianyi.services.actors import Actor
 from jianyi.services.errors import Forbidden, NotFound
 
@@ -103,9 +106,26 @@ def step_view(session: Session, step: Step, *, with_schema: bool = False) -> Ste
         created_at=step.created_at,
         submitted_at=step.submitted_at,
         completed_by=step.completed_by_label,
+        due_provisional=step.due_provisional,
         input=step.input,
         input_schema=STEP_INPUTS[step.kind].model_json_schema() if with_schema else None,
+        proposal=_triage_proposal(session, suggestion) if with_schema and step.kind is StepKind.triage else None,
     )
+
+
+def _triage_proposal(session: Session, suggestion: Suggestion) -> dict[str, Any] | None:
+    """The routing table's proposal (first match wins) for the handler to confirm or change."""
+    office = session.get(Unit, suggestion.office_unit_id)
+    district = office.code if office is not None and office.kind is UnitKind.district_office else None
+    rule = route_rule(
+        deadlines.current_rules(),
+        category=suggestion.category,
+        text=f"{suggestion.title}\n{suggestion.content}",
+        district=district,
+    )
+    if rule is None:
+        return None
+    return {"kind": "suggestion", "lead_unit": rule.lead, "co_units": list(rule.co), "rule": rule.id}
 
 
 def view_step(session: Session, *, actor: Actor, step_id: int) -> StepView:

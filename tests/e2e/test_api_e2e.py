@@ -62,6 +62,9 @@ def test_intake_names_every_bad_field(running: Running) -> None:
 def test_step_refusals_are_refused_and_recorded(running: Running) -> None:
     suggestion_id = running.submit(_suggestion("refusals"))["id"]
     step_id = running.wait_for_step(suggestion_id, StepKind.triage)
+    # The routing table proposes the units (公交 → the transport commission); the handler confirms.
+    shown = running.http.get(f"/api/steps/{step_id}", headers=running.headers("office")).json()
+    assert shown["proposal"]["lead_unit"] == "city-transport" and shown["due_at"] is not None
     url = f"/api/steps/{step_id}/complete"
     wrong_unit = running.http.post(url, json=triage(), headers=running.headers("transport"))
     assert wrong_unit.status_code == 403

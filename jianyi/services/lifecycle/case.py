@@ -23,10 +23,14 @@ from jianyi.models.enums import (
     StepKind,
     StepState,
 )
-from jianyi.services import audit, notify
+from jianyi.services import audit, deadlines, notify
 from jianyi.services.actors import FLOW
 
 OPEN_STATES = (StepState.open, StepState.submitted)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 @dataclass
@@ -71,13 +75,14 @@ class Case:
         )
         self.session.add(step)
         self.session.flush()
+        deadlines.plan(self.session, step=step, suggestion=self.suggestion)
         audit.record(
             self.session,
             actor=FLOW,
             action="step.opened",
             suggestion_id=self.id,
             step_id=step.id,
-            detail={"kind": kind.value, "key": key, "unit_id": unit_id},
+            detail={"kind": kind.value, "key": key, "unit_id": unit_id, "due_at": _iso(step.due_at)},
         )
         return step
 
@@ -112,6 +117,8 @@ class Case:
         return self.steps(*kinds, states=OPEN_STATES)
 
     def cancel(self, steps: Iterable[Step], *, reason: str) -> None:
+        steps = list(steps)
+        deadlines.moot_timers(self.session, step_ids=[s.id for s in steps if s.state is StepState.open])
         for step in steps:
             if step.state is StepState.open:
                 step.state = StepState.cancelled

@@ -107,6 +107,8 @@ def _apply(case: Case, step: Step) -> None:
         step_id=step.id,
         detail={"kind": step.kind.value},
     )
+    if lapsed and step.optional:
+        return  # an optional window (an objection, an extension request) closed unused: nothing to do
     HANDLERS[step.kind](case, step, data)
 
 

@@ -29,6 +29,7 @@ from jianyi.models.enums import (
     Role,
     Stage,
     StepKind,
+    StepState,
     SuggestionKind,
 )
 from jianyi.models.step_inputs import (
@@ -51,7 +52,7 @@ from jianyi.models.step_inputs import (
     StepInput,
     TriageInput,
 )
-from jianyi.services import notify
+from jianyi.services import deadlines, notify
 from jianyi.services.lifecycle.case import Case
 from jianyi.services.network import get_unit_by_code
 
@@ -214,7 +215,11 @@ def extension_decision(case: Case, step: Step, data: ExtensionDecisionInput) -> 
     if lead is None or request is None:
         return
     asked = int((request.input or {}).get("working_days", 0))
-    lead.extension_days += data.working_days or asked
+    granted = data.working_days or asked
+    lead.extension_days += granted
+    opinion = case.latest(StepKind.opinion, assignment_id=lead.id)
+    if opinion is not None and opinion.state is StepState.open:
+        deadlines.extend(case.session, step=opinion, working_days=granted)
 
 
 # --- 4. coordination and supervision -------------------------------------------------------------
@@ -353,6 +358,13 @@ def commendation_result(case: Case, step: Step, data: CommendationResultInput) -
         case.close(Outcome.implemented, reason=None)
 
 
+# --- supervision ----------------------------------------------------------------------------------
+
+
+def supervision_order(case: Case, step: Step, data: Any) -> None:
+    """The unit answered a supervision order: on record (step input and audit); the case goes on as it was."""
+
+
 HANDLERS: dict[StepKind, Handler] = {
     StepKind.triage: triage,
     StepKind.pre_report_communication: pre_report_communication,
@@ -371,4 +383,5 @@ HANDLERS: dict[StepKind, Handler] = {
     StepKind.progress: progress,
     StepKind.post_adoption_communication: post_adoption_communication,
     StepKind.commendation_result: commendation_result,
+    StepKind.supervision_order: supervision_order,
 }

@@ -1,0 +1,199 @@
+"""A step's deadline and escalation timers, from the rules in force and the working-day calendar.
+
+``plan`` runs when a step opens, in the transaction that opens it: the deadline rule gives the
+working days, the calendar turns them into an instant (provisional in a year not yet published),
+and every rung of every ladder watching the step becomes a ``StepTimer`` with its firing instant.
+The sweep (``escalation.sweep``) then only has to read due timers from an index.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jianyi.models import Assignment, CalendarYear, Proposer, Step, StepTimer, Suggestion, Unit
+from jianyi.models.enums import AssignmentRole, AssignmentState, StepState, UnitKind
+from jianyi.models.step_timer import TimerState
+from jianyi.rules.calendar import Deadline, WorkingCalendar
+from jianyi.rules.loader import RulesHolder
+from jianyi.rules.lookup import deadline_for, ladders_for
+from jianyi.rules.schema import RuleSet, Rung
+
+EXPIRY_LADDER = "expiry"  # the timer of a rule whose step lapses at its deadline (on_expiry: lapse)
+_RULES_CHECK_SECONDS = 5.0
+
+_lock = threading.Lock()
+_holder: RulesHolder | None = None
+_rules_checked = 0.0
+_calendar: tuple[tuple[int, Any], WorkingCalendar] | None = None
+
+
+def current_rules() -> RuleSet:
+    """The rules in force in this process; files are re-read when they change (last good kept)."""
+    global _holder, _rules_checked
+    with _lock:
+        if _holder is None:
+            _holder = RulesHolder()
+        elif time.monotonic() - _rules_checked > _RULES_CHECK_SECONDS:
+            _holder.reload_if_changed()
+        _rules_checked = time.monotonic()
+        return _holder.rules
+
+
+def current_calendar(session: Session) -> WorkingCalendar:
+    """The working-day calendar, reloaded when a year is published (seeded or a notice loaded)."""
+    global _calendar
+    version = tuple(session.execute(select(func.count(), func.max(CalendarYear.loaded_at))).one())
+    with _lock:
+        if _calendar is None or _calendar[0] != version:
+            _calendar = (version, WorkingCalendar.load(session))  # type: ignore[assignment]
+        assert _calendar is not None
+        return _calendar[1]
+
+
+def _code(session: Session, unit_id: int | None) -> str:
+    unit = session.get(Unit, unit_id) if unit_id is not None else None
+    return unit.code if unit else ""
+
+
+def context(session: Session, step: Step, suggestion: Suggestion, *, overdue: int = 0) -> dict[str, Any]:
+    """What rule conditions see (``jianyi rules variables``)."""
+    proposer = session.get(Proposer, suggestion.proposer_id)
+    office = session.get(Unit, suggestion.office_unit_id)
+    co_units = session.scalar(
+        select(func.count())
+        .select_from(Assignment)
+        .where(
+            Assignment.suggestion_id == suggestion.id,
+            Assignment.role == AssignmentRole.co,
+            Assignment.state == AssignmentState.active,
+        )
+    )
+    return {
+        "step": {
+            "kind": step.kind.value,
+            "unit": _code(session, step.unit_id),
+            "role": step.role.value,
+            "iteration": step.iteration,
+            "optional": step.optional,
+        },
+        "suggestion": {
+            "level": suggestion.level.value if suggestion.level else "",
+            "channel": suggestion.channel.value,
+            "category": suggestion.category or "",
+            "campaign": suggestion.campaign or "",
+            "district": office.code if office is not None and office.kind is UnitKind.district_office else "",
+            "stage": suggestion.stage.value,
+            "rework_count": suggestion.rework_count,
+            "rehandle_count": suggestion.rehandle_count,
+            "instructed": suggestion.instructed,
+            "co_unit_count": co_units or 0,
+        },
+        "proposer": {
+            "anonymous": bool(proposer and proposer.anonymous),
+            "has_email": bool(proposer and proposer.email),
+            "has_phone": bool(proposer and proposer.phone),
+        },
+        "overdue_working_days": overdue,
+    }
+
+
+def rung_instant(
+    calendar: WorkingCalendar, start: datetime, deadline: Deadline, days: int, rung: Rung
+) -> Deadline:
+    """When a rung fires: the end of the working day that reaches the fraction of the goal, or N
+    working days past the deadline (0: the moment the deadline passes)."""
+    if rung.at_fraction is not None:
+        return calendar.add_working_days(start, max(0, math.floor(rung.at_fraction * days)))
+    overrun = rung.after_due_working_days or 0
+    return deadline if overrun == 0 else calendar.extend(deadline, overrun)
+
+
+def plan(session: Session, *, step: Step, suggestion: Suggestion, working_days: int | None = None) -> None:
+    """Set the step's deadline and lay its escalation timers. ``working_days`` overrides the rules
+    (a supervision order's own time to answer)."""
+    rules = current_rules()
+    calendar = current_calendar(session)
+    ctx = context(session, step, suggestion)
+    rule = deadline_for(rules, step_kind=step.kind, context=ctx)
+    days = working_days if working_days is not None else (rule.working_days_for(ctx) if rule else None)
+    if days is None:
+        return
+    deadline = calendar.add_working_days(step.created_at, days, cutoff=rules.calendar.cutoff)
+    step.due_at, step.due_working_days, step.due_provisional = deadline.at, days, deadline.provisional
+    step.due_rule = rule.id if rule is not None and working_days is None else None
+    session.flush()
+    if rule is not None and rule.on_expiry == "lapse" and working_days is None:
+        _timer(session, step, EXPIRY_LADDER, 0, deadline)
+        return  # a window that closes by itself is not supervised
+    for ladder in ladders_for(rules, step_kind=step.kind, context=ctx):
+        for number, rung in enumerate(ladder.rungs, start=1):
+            _timer(
+                session,
+                step,
+                ladder.id,
+                number,
+                rung_instant(calendar, step.created_at, deadline, days, rung),
+            )
+
+
+def _timer(session: Session, step: Step, ladder: str, rung: int, when: Deadline) -> None:
+    session.add(
+        StepTimer(
+            step_id=step.id,
+            suggestion_id=step.suggestion_id,
+            ladder=ladder,
+            rung=rung,
+            fire_at=when.at,
+            provisional=when.provisional,
+        )
+    )
+
+
+def moot_timers(session: Session, *, step_ids: list[int]) -> None:
+    """The step was answered or cancelled: its pending rungs will never fire."""
+    if not step_ids:
+        return
+    for timer in session.scalars(
+        select(StepTimer).where(StepTimer.step_id.in_(step_ids), StepTimer.state == TimerState.pending)
+    ):
+        timer.state = TimerState.moot
+
+
+def replan_provisional(session: Session) -> int:
+    """After a year's notice is loaded: recompute the provisional deadlines and timers of open steps."""
+    steps = list(
+        session.scalars(select(Step).where(Step.state == StepState.open, Step.due_provisional.is_(True)))
+    )
+    for step in steps:
+        suggestion = session.get(Suggestion, step.suggestion_id)
+        assert suggestion is not None
+        for timer in session.scalars(
+            select(StepTimer).where(StepTimer.step_id == step.id, StepTimer.state == TimerState.pending)
+        ):
+            session.delete(timer)
+        session.flush()
+        overridden = step.due_working_days if step.due_rule is None else None
+        plan(session, step=step, suggestion=suggestion, working_days=overridden)
+    return len(steps)
+
+
+def extend(session: Session, *, step: Step, working_days: int) -> None:
+    """An approved extension: the deadline moves by that many working days, and its timers with it."""
+    if step.due_at is None or step.due_working_days is None:
+        return
+    suggestion = session.get(Suggestion, step.suggestion_id)
+    assert suggestion is not None
+    for timer in session.scalars(
+        select(StepTimer).where(StepTimer.step_id == step.id, StepTimer.state == TimerState.pending)
+    ):
+        session.delete(timer)
+    session.flush()
+    # Planning from scratch with the longer goal keeps every rung (50 %, 80 %, +2 WD …) consistent.
+    plan(session, step=step, suggestion=suggestion, working_days=step.due_working_days + working_days)

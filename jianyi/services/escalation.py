@@ -1,0 +1,223 @@
+"""The supervision sweep: fire every due rung of every open step, each exactly once.
+
+One set-based statement claims due timers (pending, ``fire_at <= now``, step still open) by moving
+them to ``fired``; the actions of the claimed rungs are written in the same transaction (outbox
+mails, supervision-order steps, escalation and bulletin marks, the audit). Two sweepers, a crash
+mid-sweep or a restart never fire a rung twice: a rung is claimed by exactly one committed update,
+and a rolled-back sweep leaves it pending for the next. Time is a parameter, so tests jump the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from jianyi.models import Step, StepTimer, Suggestion, Unit
+from jianyi.models.enums import Role, StepKind, StepState, UnitKind
+from jianyi.models.step_timer import TimerState
+from jianyi.rules.schema import Rung
+from jianyi.services import audit, deadlines, official_mail, steps
+from jianyi.services.actors import Actor
+
+RULES = Actor(label="rules")
+
+
+@dataclass
+class Fired:
+    """What one rung did, for the caller to report (and emit as a Prefect event after commit)."""
+
+    timer_id: int
+    suggestion_id: int
+    flow_run_id: str | None
+    tracking_code: str
+    step_id: int
+    ladder: str
+    rung: int
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def claim_due(session: Session, *, now: datetime, limit: int) -> list[int]:
+    """Move up to ``limit`` due timers of open steps to fired; their ids (indexed, set-based)."""
+    due = (
+        select(StepTimer.id)
+        .join(Step, Step.id == StepTimer.step_id)
+        .where(StepTimer.state == TimerState.pending, StepTimer.fire_at <= now, Step.state == StepState.open)
+        .order_by(StepTimer.fire_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=StepTimer)  # PostgreSQL: sweepers skip each other's rows
+    )
+    claimed = session.execute(
+        update(StepTimer)
+        .where(StepTimer.id.in_(due.scalar_subquery()), StepTimer.state == TimerState.pending)
+        .values(state=TimerState.fired, fired_at=now)
+        .returning(StepTimer.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(claimed.scalars())
+
+
+def sweep(session: Session, *, now: datetime, limit: int = 500) -> list[Fired]:
+    """Fire what is due. The caller commits (and then emits the events)."""
+    fired = []
+    for timer_id in claim_due(session, now=now, limit=limit):
+        timer = session.get(StepTimer, timer_id)
+        assert timer is not None
+        fired.append(_fire(session, timer, now=now))
+    return fired
+
+
+def _rung(timer: StepTimer) -> Rung | None:
+    for ladder in deadlines.current_rules().ladders:
+        if ladder.id == timer.ladder and 1 <= timer.rung <= len(ladder.rungs):
+            return ladder.rungs[timer.rung - 1]
+    return None  # the ladder was removed or shortened since the timer was laid: nothing to do
+
+
+def _fire(session: Session, timer: StepTimer, *, now: datetime) -> Fired:
+    step = session.get(Step, timer.step_id)
+    suggestion = session.get(Suggestion, timer.suggestion_id)
+    assert step is not None and suggestion is not None
+    result = Fired(
+        timer_id=timer.id,
+        suggestion_id=suggestion.id,
+        flow_run_id=suggestion.flow_run_id,
+        tracking_code=suggestion.tracking_code,
+        step_id=step.id,
+        ladder=timer.ladder,
+        rung=timer.rung,
+    )
+    if timer.ladder == deadlines.EXPIRY_LADDER:
+        steps.lapse(session, actor=RULES, step_id=step.id)  # e.g. no rating within 10 WD: no rating
+        result.actions.append({"type": "lapse"})
+    else:
+        rung = _rung(timer)
+        overdue = _overdue(session, step, now)
+        context = deadlines.context(session, step, suggestion, overdue=overdue)
+        if rung is not None and (rung.condition is None or rung.condition.evaluate(context)):
+            for action in rung.actions:
+                result.actions.append(
+                    _act(session, action.type, action, timer, step, suggestion, overdue, now)
+                )
+    timer.actions = {"actions": result.actions}
+    audit.record(
+        session,
+        actor=RULES,
+        action="supervision.fired",
+        suggestion_id=suggestion.id,
+        step_id=step.id,
+        detail={
+            "ladder": timer.ladder,
+            "rung": timer.rung,
+            "fire_at": timer.fire_at.isoformat(),
+            "actions": result.actions,
+        },
+    )
+    return result
+
+
+def _overdue(session: Session, step: Step, now: datetime) -> int:
+    if step.due_at is None or now <= step.due_at:
+        return 0
+    return max(0, deadlines.current_calendar(session).working_days_between(step.due_at, now))
+
+
+def _act(
+    session: Session,
+    kind: str,
+    action: Any,
+    timer: StepTimer,
+    step: Step,
+    suggestion: Suggestion,
+    overdue: int,
+    now: datetime,
+) -> dict[str, Any]:
+    key = f"timer:{timer.id}:{kind}"
+    unit = session.get(Unit, step.unit_id) if step.unit_id is not None else None
+    if kind in ("remind", "notify_head"):
+        if unit is None:
+            return {"type": kind, "sent": 0, "note": "the proposer's step: no unit to remind"}
+        to = official_mail.recipients(session, unit_id=unit.id, heads=kind == "notify_head")
+        summary = (
+            "您单位有一项待办事项即将到期，请抓紧办理。"
+            if kind == "remind"
+            else "您单位有一项待办事项已到期，请督促办理。"
+        )
+        sent = official_mail.send(
+            session,
+            kind=kind,
+            key=key,
+            to=to,
+            unit=unit,
+            step=step,
+            suggestion=suggestion,
+            summary=summary,
+            overdue=overdue,
+        )
+        return {"type": kind, "sent": sent}
+    if kind == "supervision_order":
+        if unit is None:
+            return {"type": kind, "note": "the proposer's step: no unit to supervise"}
+        order = _open_supervision_order(session, timer, step, action.working_days)
+        to = official_mail.recipients(session, unit_id=unit.id, heads=False) + official_mail.recipients(
+            session, unit_id=unit.id, heads=True
+        )
+        sent = official_mail.send(
+            session,
+            kind=kind,
+            key=key,
+            to=to,
+            unit=unit,
+            step=step,
+            suggestion=suggestion,
+            summary=f"现发出督办单（{action.form.value}），请说明超期原因及整改措施。",
+            overdue=overdue,
+            answer_within=action.working_days,
+        )
+        return {"type": kind, "form": action.form.value, "order_step_id": order.id, "sent": sent}
+    if kind == "escalate":
+        office = session.get(Unit, suggestion.office_unit_id)
+        above = session.get(Unit, office.parent_id) if office and office.parent_id else None
+        if above is None or above.kind is not UnitKind.city_office:
+            return {"type": kind, "note": "no office above the handling office"}
+        suggestion.escalated_to_unit_id, suggestion.escalated_at = above.id, now
+        sent = official_mail.send(
+            session,
+            kind=kind,
+            key=key,
+            to=official_mail.recipients(session, unit_id=above.id, heads=False),
+            unit=above,
+            step=step,
+            suggestion=suggestion,
+            summary=f"{office.name if office else ''}的一项事项超期未办，提请市级督办。",
+            overdue=overdue,
+        )
+        return {"type": kind, "to": above.code, "sent": sent}
+    if kind == "bulletin":
+        suggestion.bulletin_period, suggestion.bulletin_marked_at = action.period, now
+        return {"type": kind, "period": action.period}
+    return {"type": kind, "note": "unknown action"}
+
+
+def _open_supervision_order(session: Session, timer: StepTimer, step: Step, working_days: int) -> Step:
+    """A supervision order (督办单) is itself a step the unit answers, with its own deadline."""
+    suggestion = session.get(Suggestion, step.suggestion_id)
+    assert suggestion is not None
+    order = Step(
+        suggestion_id=step.suggestion_id,
+        kind=StepKind.supervision_order,
+        key=f"supervision_order:t{timer.id}",
+        iteration=1,
+        role=Role.department if step.role is Role.department else step.role,
+        unit_id=step.unit_id,
+        assignment_id=step.assignment_id,
+        created_at=timer.fired_at or timer.fire_at,
+    )
+    session.add(order)
+    session.flush()
+    deadlines.plan(session, step=order, suggestion=suggestion, working_days=working_days)
+    return order
+

@@ -1,0 +1,97 @@
+"""Notices to officials (reminders, head notices, supervision orders, escalations), through the outbox.
+
+Only the suggestion's title and codes and the step are named: never the proposer's personal data.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jianyi.models import Step, Suggestion, Unit, User
+from jianyi.models.enums import STEP_LABELS
+from jianyi.services.mail import RenderedMail
+from jianyi.services.outbox import queue_mail
+from jianyi.settings import get_settings
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SUBJECTS = {
+    "remind": "【提醒】待办事项即将到期",
+    "notify_head": "【告知】本单位有待办事项到期",
+    "supervision_order": "【督办单】请限期答复",
+    "escalate": "【提级督办】下级单位超期事项",
+}
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates" / "mail"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def recipients(session: Session, *, unit_id: int, heads: bool) -> list[User]:
+    """The unit's handlers (or its heads) who have an address."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.unit_id == unit_id, User.active.is_(True), User.head.is_(heads), User.email.is_not(None)
+            )
+            .order_by(User.id)
+        )
+    )
+
+
+def send(
+    session: Session,
+    *,
+    kind: str,
+    key: str,
+    to: list[User],
+    unit: Unit,
+    step: Step,
+    suggestion: Suggestion,
+    summary: str,
+    overdue: int = 0,
+    answer_within: int | None = None,
+) -> int:
+    """Queue one notice per recipient; ``key`` makes a repeated cause queue nothing new."""
+    office = session.get(Unit, suggestion.office_unit_id)
+    values = {
+        "unit_name": unit.name,
+        "summary": summary,
+        "title": suggestion.title,
+        "tracking_code": suggestion.tracking_code,
+        "step_label": STEP_LABELS[step.kind],
+        "due": step.due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if step.due_at else None,
+        "overdue": overdue,
+        "answer_within": answer_within,
+        "link": f"{get_settings().resolved_public_url}/api/steps/{step.id}",
+        "office_name": office.name if office else "",
+    }
+    env = _environment()
+    mail = RenderedMail(
+        subject=f"{SUBJECTS[kind]}：{suggestion.title}（{suggestion.tracking_code}）",
+        text=env.get_template("official.txt.j2").render(values),
+        html=env.get_template("official.html.j2").render(values),
+    )
+    for user in to:
+        assert user.email is not None
+        queue_mail(
+            session,
+            dedupe_key=f"{key}:to:{user.id}",
+            suggestion_id=suggestion.id,
+            kind=kind,
+            to_addr=user.email,
+            mail=mail,
+        )
+    return len(to)

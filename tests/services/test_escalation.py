@@ -1,0 +1,315 @@
+"""Deadlines and the supervision sweep, with the clock jumped forward (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from support import SUGGESTION, triage
+
+from jianyi.models import AuditEntry, OutboxMessage, Step, StepTimer, Suggestion, Unit
+from jianyi.models.enums import Role, StepKind, StepState
+from jianyi.models.schemas import SuggestionIn
+from jianyi.models.step_timer import TimerState
+from jianyi.rules.calendar import load_notice
+from jianyi.services import auth, deadlines, escalation, intake, steps
+from jianyi.services.lifecycle.engine import advance
+
+NOTICE_2027 = Path(__file__).resolve().parents[2] / "jianyi" / "rules" / "notices" / "2027.example.yaml"
+
+
+class Clock:
+    """Drives one suggestion with an injectable 'now'."""
+
+    def __init__(self, sessions: sessionmaker[Session], users: Any) -> None:
+        self.sessions = sessions
+        self.actors = dict(users.actors)
+        with sessions() as session:
+            for key, unit, head in (
+                ("transport_handler", "city-transport", False),
+                ("transport_head", "city-transport", True),
+                ("city_supervisor", "city-office", False),
+            ):
+                user, _ = auth.create_user(
+                    session,
+                    name=key,
+                    role=Role.office if unit == "city-office" else Role.department,
+                    unit_code=unit,
+                    email=f"{key}@example.gov.cn",
+                    head=head,
+                )
+                self.actors[key] = auth.actor_for(user)
+            session.commit()
+
+    def submit(self, at: datetime, who: str = "huangpu") -> int:
+        with self.sessions() as session:
+            result = intake.submit(
+                session, actor=self.actors[who], data=SuggestionIn.model_validate(SUGGESTION)
+            )
+            advance(session, suggestion_id=result.id, now=at)
+            session.commit()
+            return result.id
+
+    def complete(
+        self, suggestion_id: int, kind: StepKind, who: str, payload: dict[str, Any], at: datetime
+    ) -> None:
+        with self.sessions() as session:
+            step = session.scalar(
+                select(Step).where(
+                    Step.suggestion_id == suggestion_id, Step.kind == kind, Step.state == StepState.open
+                )
+            )
+            assert step is not None, kind
+            steps.complete(session, actor=self.actors[who], step_id=step.id, payload=payload)
+            advance(session, suggestion_id=suggestion_id, now=at)
+            session.commit()
+
+    def sweep(self, at: datetime) -> list[escalation.Fired]:
+        with self.sessions() as session:
+            fired = escalation.sweep(session, now=at)
+            session.commit()
+            return fired
+
+    def step(self, suggestion_id: int, kind: StepKind) -> Step:
+        with self.sessions() as session:
+            step = session.scalar(
+                select(Step)
+                .where(Step.suggestion_id == suggestion_id, Step.kind == kind)
+                .order_by(Step.id.desc())
+            )
+            assert step is not None
+            return step
+
+    def timers(self, step_id: int) -> list[StepTimer]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(StepTimer).where(StepTimer.step_id == step_id).order_by(StepTimer.fire_at)
+                )
+            )
+
+
+MONDAY = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a working Monday
+
+
+@pytest.fixture
+def clock(sessions: sessionmaker[Session], users: Any) -> Clock:
+    return Clock(sessions, users)
+
+
+def test_an_untouched_step_walks_every_rung_once(clock: Clock, sessions: sessionmaker[Session]) -> None:
+    suggestion_id = clock.submit(MONDAY)
+    clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    opinion = clock.step(suggestion_id, StepKind.opinion)
+    # 15 working days from Monday 2026-11-02 (day 0): the end of Monday 2026-11-23 in Shanghai.
+    assert opinion.due_working_days == 15 and not opinion.due_provisional
+    assert opinion.due_at == datetime(2026, 11, 23, 15, 59, 59, 999999, tzinfo=UTC)
+    timers = clock.timers(opinion.id)
+    assert [(t.ladder, t.rung) for t in timers] == [("unit-ladder", n) for n in range(1, 6)]
+
+    expected = [
+        {"remind"},
+        {"remind"},
+        {"notify_head"},
+        {"supervision_order"},
+        {"escalate", "bulletin"},
+    ]
+
+    def opinion_rungs(at: datetime) -> list[escalation.Fired]:
+        # Other windows close meanwhile (the optional objection lapses at 5 WD): watch the opinion's.
+        return [f for f in clock.sweep(at) if f.step_id == opinion.id]
+
+    for timer, actions in zip(timers, expected, strict=True):
+        assert opinion_rungs(timer.fire_at - timedelta(seconds=1)) == []  # not yet
+        fired = opinion_rungs(timer.fire_at + timedelta(seconds=1))
+        assert [(f.ladder, f.rung) for f in fired] == [(timer.ladder, timer.rung)]
+        assert {a["type"] for a in fired[0].actions} == actions
+        assert opinion_rungs(timer.fire_at + timedelta(hours=1)) == []  # a rung fires once
+    with sessions() as session:
+        mails = [
+            (m.kind, m.to_addr)
+            for m in session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind != "acknowledgement")
+                .order_by(OutboxMessage.id)
+            )
+        ]
+        suggestion = session.get(Suggestion, suggestion_id)
+        assert suggestion is not None
+        city = session.scalar(select(Unit).where(Unit.code == "city-office"))
+        orders = session.scalars(select(Step).where(Step.kind == StepKind.supervision_order)).all()
+        fired_audit = sorted(
+            (d["ladder"], d["rung"])
+            for d in session.scalars(
+                select(AuditEntry.detail).where(AuditEntry.action == "supervision.fired")
+            )
+        )
+    assert mails == [
+        ("remind", "transport_handler@example.gov.cn"),
+        ("remind", "transport_handler@example.gov.cn"),
+        ("notify_head", "transport_head@example.gov.cn"),
+        ("supervision_order", "transport_handler@example.gov.cn"),
+        ("supervision_order", "transport_head@example.gov.cn"),
+        ("escalate", "city_supervisor@example.gov.cn"),
+    ]
+    assert city is not None and suggestion.escalated_to_unit_id == city.id
+    assert suggestion.bulletin_period == "monthly"
+    [order] = orders
+    assert order.unit_id == opinion.unit_id and order.due_working_days == 3 and order.state is StepState.open
+    # The five rungs, and the optional objection window closing at 5 WD (its rule says it lapses).
+    assert fired_audit == [("expiry", 0)] + [("unit-ladder", n) for n in range(1, 6)]
+
+
+def test_concurrent_sweeps_fire_each_rung_once(clock: Clock, sessions: sessionmaker[Session]) -> None:
+    ids = [clock.submit(MONDAY) for _ in range(3)]
+    for suggestion_id in ids:
+        clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    late = MONDAY + timedelta(days=60)
+    results: list[list[escalation.Fired]] = []
+
+    def run() -> None:
+        results.append(clock.sweep(late))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fired = [f.timer_id for batch in results for f in batch]
+    with sessions() as session:
+        due = session.scalar(  # moot: the triage's timers, answered before they fell due
+            select(func.count())
+            .select_from(StepTimer)
+            .where(StepTimer.fire_at <= late, StepTimer.state != TimerState.moot)
+        )
+        pending = session.scalar(
+            select(func.count())
+            .select_from(StepTimer)
+            .where(StepTimer.state == TimerState.pending, StepTimer.fire_at <= late)
+        )
+    assert len(fired) == len(set(fired)) == due  # every due rung fired, none twice
+    assert due is not None and due >= 3 * 5 and pending == 0
+
+
+def test_an_answered_step_is_not_chased(clock: Clock) -> None:
+    suggestion_id = clock.submit(MONDAY)
+    clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    opinion = clock.step(suggestion_id, StepKind.opinion)
+    payload = {"decision": "not_adopt", "reasons": "理由", "consultation": "电话"}
+    clock.complete(suggestion_id, StepKind.opinion, "transport", payload, MONDAY + timedelta(days=1))
+    assert all(f.step_id != opinion.id for f in clock.sweep(MONDAY + timedelta(days=90)))
+    assert {t.state for t in clock.timers(opinion.id)} == {TimerState.moot}
+
+
+def test_no_rating_within_ten_working_days_counts_as_no_rating(
+    clock: Clock, sessions: sessionmaker[Session]
+) -> None:
+    suggestion_id = clock.submit(MONDAY)
+    at = MONDAY
+    clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), at)
+    clock.complete(
+        suggestion_id,
+        StepKind.opinion,
+        "transport",
+        {"decision": "not_adopt", "reasons": "理由", "consultation": "电话"},
+        at,
+    )
+    clock.complete(suggestion_id, StepKind.review, "huangpu", {"action": "accept"}, at)
+    clock.complete(suggestion_id, StepKind.reply, "huangpu", {"method": "phone", "text": "已答复"}, at)
+    rating = clock.step(suggestion_id, StepKind.rating)
+    assert rating.due_working_days == 10
+    [expiry] = clock.timers(rating.id)
+    assert expiry.ladder == deadlines.EXPIRY_LADDER
+    [fired] = clock.sweep(expiry.fire_at + timedelta(minutes=1))
+    assert fired.actions == [{"type": "lapse"}]
+    with sessions() as session:
+        assert advance(session, suggestion_id=suggestion_id, now=expiry.fire_at) is None  # closed
+        session.commit()
+        suggestion = session.get(Suggestion, suggestion_id)
+        assert suggestion is not None and suggestion.rating == "none" and suggestion.outcome is not None
+
+
+def test_provisional_deadlines_are_recomputed_when_the_year_is_published(
+    clock: Clock, sessions: sessionmaker[Session]
+) -> None:
+    december = datetime(2026, 12, 21, 2, 0, tzinfo=UTC)  # 15 WD from here ends in January 2027
+    suggestion_id = clock.submit(december)
+    clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), december)
+    before = clock.step(suggestion_id, StepKind.opinion)
+    assert before.due_provisional
+    with sessions() as session:
+        load_notice(session, NOTICE_2027)
+        assert deadlines.replan_provisional(session) == 1
+        session.commit()
+    after = clock.step(suggestion_id, StepKind.opinion)
+    assert not after.due_provisional and after.due_working_days == 15
+    assert after.due_at is not None and before.due_at is not None
+    assert after.due_at >= before.due_at  # New Year's Day is not a working day in the notice
+    assert all(not t.provisional for t in clock.timers(after.id) if t.state is TimerState.pending)
+
+
+def test_an_approved_extension_moves_the_deadline(clock: Clock) -> None:
+    suggestion_id = clock.submit(MONDAY)
+    clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    before = clock.step(suggestion_id, StepKind.opinion)
+    clock.complete(
+        suggestion_id,
+        StepKind.extension_request,
+        "transport",
+        {"working_days": 5, "reasons": "需调研"},
+        MONDAY,
+    )
+    clock.complete(suggestion_id, StepKind.extension_decision, "huangpu", {"approved": True}, MONDAY)
+    after = clock.step(suggestion_id, StepKind.opinion)
+    assert after.id == before.id and after.due_working_days == 20
+    assert after.due_at is not None and before.due_at is not None and after.due_at > before.due_at
+    pending = [t for t in clock.timers(after.id) if t.state is TimerState.pending]
+    assert len(pending) == 5 and max(t.fire_at for t in pending) > before.due_at
+
+
+@pytest.fixture
+def cli_on(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The CLI in-process against this test's database (settings, engine and sessions are cached)."""
+    from jianyi.db import get_engine, get_sessionmaker
+    from jianyi.settings import get_settings
+
+    def clear() -> None:
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+        get_sessionmaker.cache_clear()
+
+    monkeypatch.setenv("JIANYI_DATABASE_URL", db_url)
+    clear()
+    yield
+    clear()
+
+
+def test_rules_explain_shows_deadlines_fired_and_pending_rungs(clock: Clock, users: Any, cli_on: Any) -> None:
+    from typer.testing import CliRunner
+
+    from jianyi.cli.main import app
+
+    suggestion_id = clock.submit(MONDAY)
+    clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    opinion = clock.step(suggestion_id, StepKind.opinion)
+    first = clock.timers(opinion.id)[0]
+    clock.sweep(first.fire_at + timedelta(seconds=1))
+    result = CliRunner().invoke(
+        app, ["rules", "explain", str(suggestion_id)], env={"JIANYI_TOKEN": users.tokens["huangpu"]}
+    )
+    assert result.exit_code == 0, result.output
+    explained = json.loads(result.output)
+    [row] = [r for r in explained["open_steps"] if r["kind"] == "opinion"]
+    assert row["deadline_rule"] and row["working_days"] == 15 and row["due"] == "2026-11-23 23:59"
+    assert [r["state"] for r in row["rungs"]] == ["fired", "pending", "pending", "pending", "pending"]
+    assert row["rungs"][0]["did"] == [{"type": "remind", "sent": 1}]
+    stranger = CliRunner().invoke(
+        app, ["rules", "explain", str(suggestion_id)], env={"JIANYI_TOKEN": users.tokens["edu"]}
+    )
+    assert stranger.exit_code == 4  # a unit it was not referred to sees nothing of it
