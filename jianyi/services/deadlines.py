@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jianyi.models import Assignment, CalendarYear, Proposer, Step, StepTimer, Suggestion, Unit
-from jianyi.models.enums import AssignmentRole, AssignmentState, StepState, UnitKind
+from jianyi.models.enums import AssignmentRole, AssignmentState, StepKind, StepState, UnitKind
 from jianyi.models.step_timer import TimerState
 from jianyi.rules.calendar import Deadline, WorkingCalendar
 from jianyi.rules.loader import RulesHolder
@@ -115,32 +116,60 @@ def rung_instant(
     return deadline if overrun == 0 else calendar.extend(deadline, overrun)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What the rules give a step: its deadline and the instants of its rungs (pure; nothing written)."""
+
+    rule_id: str | None
+    working_days: int | None
+    deadline: Deadline | None
+    timers: tuple[tuple[str, int, Deadline], ...]  # (ladder, rung, when)
+
+
+def planned(
+    rules: RuleSet,
+    calendar: WorkingCalendar,
+    *,
+    kind: StepKind,
+    start: datetime,
+    ctx: dict[str, Any],
+    working_days: int | None = None,
+) -> Planned:
+    """The deadline and rungs these rules give a step opened at ``start`` (also used by backtest)."""
+    rule = deadline_for(rules, step_kind=kind, context=ctx)
+    days = working_days if working_days is not None else (rule.working_days_for(ctx) if rule else None)
+    rule_id = rule.id if rule is not None and working_days is None else None
+    if days is None:
+        return Planned(rule_id, None, None, ())
+    deadline = calendar.add_working_days(start, days, cutoff=rules.calendar.cutoff)
+    if rule is not None and rule.on_expiry == "lapse" and working_days is None:
+        return Planned(rule_id, days, deadline, ((EXPIRY_LADDER, 0, deadline),))  # a window closing by itself
+    timers = tuple(
+        (ladder.id, number, rung_instant(calendar, start, deadline, days, rung))
+        for ladder in ladders_for(rules, step_kind=kind, context=ctx)
+        for number, rung in enumerate(ladder.rungs, start=1)
+    )
+    return Planned(rule_id, days, deadline, timers)
+
+
 def plan(session: Session, *, step: Step, suggestion: Suggestion, working_days: int | None = None) -> None:
     """Set the step's deadline and lay its escalation timers. ``working_days`` overrides the rules
-    (a supervision order's own time to answer)."""
-    rules = current_rules()
-    calendar = current_calendar(session)
-    ctx = context(session, step, suggestion)
-    rule = deadline_for(rules, step_kind=step.kind, context=ctx)
-    days = working_days if working_days is not None else (rule.working_days_for(ctx) if rule else None)
-    if days is None:
+    (a supervision order's own time to answer, an extended goal)."""
+    result = planned(
+        current_rules(),
+        current_calendar(session),
+        kind=step.kind,
+        start=step.created_at,
+        ctx=context(session, step, suggestion),
+        working_days=working_days,
+    )
+    if result.deadline is None:
         return
-    deadline = calendar.add_working_days(step.created_at, days, cutoff=rules.calendar.cutoff)
-    step.due_at, step.due_working_days, step.due_provisional = deadline.at, days, deadline.provisional
-    step.due_rule = rule.id if rule is not None and working_days is None else None
+    step.due_at, step.due_working_days = result.deadline.at, result.working_days
+    step.due_provisional, step.due_rule = result.deadline.provisional, result.rule_id
     session.flush()
-    if rule is not None and rule.on_expiry == "lapse" and working_days is None:
-        _timer(session, step, EXPIRY_LADDER, 0, deadline)
-        return  # a window that closes by itself is not supervised
-    for ladder in ladders_for(rules, step_kind=step.kind, context=ctx):
-        for number, rung in enumerate(ladder.rungs, start=1):
-            _timer(
-                session,
-                step,
-                ladder.id,
-                number,
-                rung_instant(calendar, step.created_at, deadline, days, rung),
-            )
+    for ladder, rung, when in result.timers:
+        _timer(session, step, ladder, rung, when)
 
 
 def _timer(session: Session, step: Step, ladder: str, rung: int, when: Deadline) -> None:
