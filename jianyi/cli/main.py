@@ -18,7 +18,7 @@ from jianyi.cli.rules import rules_app
 from jianyi.cli.supervision import supervision_app
 from jianyi.models.enums import Role, StepState
 from jianyi.models.schemas import EMAIL_PATTERN, SuggestionIn
-from jianyi.services import auth, intake, steps, views
+from jianyi.services import auth, clocks, intake, steps, views
 from jianyi.services.errors import field_errors
 
 app = typer.Typer(
@@ -115,6 +115,28 @@ def steps_complete(
     with session() as db:
         step = steps.complete_or_record_refusal(db, actor=actor(db, token), step_id=step_id, payload=payload)
         emit(views.step_view(db, step))
+
+
+@steps_app.command("pause")
+def steps_pause(
+    step_id: int = typer.Argument(...),
+    reason: str = typer.Option(..., "--reason", help="what you wait for from the proposer"),
+    token: str | None = TokenOption,
+) -> None:
+    """Stop the step's deadline clock while you wait for the proposer."""
+    with session() as db:
+        emit(views.step_view(db, clocks.pause(db, actor=actor(db, token), step_id=step_id, reason=reason)))
+
+
+@steps_app.command("resume")
+def steps_resume(
+    step_id: int = typer.Argument(...),
+    note: str | None = typer.Option(None, "--note"),
+    token: str | None = TokenOption,
+) -> None:
+    """The proposer answered: the clock runs again, the deadline moved by the days it stood still."""
+    with session() as db:
+        emit(views.step_view(db, clocks.resume(db, actor=actor(db, token), step_id=step_id, note=note)))
 
 
 def main() -> None:  # pragma: no cover - the console script

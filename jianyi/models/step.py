@@ -47,6 +47,9 @@ class Step(Base):
     due_rule: Mapped[str | None] = mapped_column(String(64))  # id of the deadline rule that set it
     # Computed Monday–Friday in a year whose holidays are not yet published; recomputed when they are.
     due_provisional: Mapped[bool] = mapped_column(default=False)
+    # The clock stops while the unit waits for the proposer (awaiting_proposer) and runs again after.
+    paused_at: Mapped[datetime | None] = mapped_column()
+    paused_working_days: Mapped[int] = mapped_column(default=0)  # added to the goal on each resume
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column()
     applied_at: Mapped[datetime | None] = mapped_column()

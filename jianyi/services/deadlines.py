@@ -142,7 +142,7 @@ def planned(
     if days is None:
         return Planned(rule_id, None, None, ())
     deadline = calendar.add_working_days(start, days, cutoff=rules.calendar.cutoff)
-    if rule is not None and rule.on_expiry == "lapse" and working_days is None:
+    if rule is not None and rule.on_expiry == "lapse":  # an override changes the days, not what expiry does
         return Planned(rule_id, days, deadline, ((EXPIRY_LADDER, 0, deadline),))  # a window closing by itself
     timers = tuple(
         (ladder.id, number, rung_instant(calendar, start, deadline, days, rung))
@@ -195,21 +195,47 @@ def moot_timers(session: Session, *, step_ids: list[int]) -> None:
         timer.state = TimerState.moot
 
 
+def relay(session: Session, *, step: Step, working_days: int | None) -> None:
+    """Plan a step again (a longer goal, a published year, a resumed clock). Rungs that already fired
+    stay fired and are not laid again; every other timer is replaced."""
+    suggestion = session.get(Suggestion, step.suggestion_id)
+    assert suggestion is not None
+    fired = set()
+    for timer in session.scalars(select(StepTimer).where(StepTimer.step_id == step.id)):
+        if timer.state is TimerState.fired:
+            fired.add((timer.ladder, timer.rung))
+        else:
+            session.delete(timer)
+    session.flush()
+    result = planned(
+        current_rules(),
+        current_calendar(session),
+        kind=step.kind,
+        start=step.created_at,
+        ctx=context(session, step, suggestion),
+        working_days=working_days,
+    )
+    if result.deadline is None:
+        return
+    step.due_at, step.due_working_days, step.due_provisional = (
+        result.deadline.at,
+        result.working_days,
+        result.deadline.provisional,
+    )
+    session.flush()
+    for ladder, rung, when in result.timers:
+        if (ladder, rung) not in fired:
+            _timer(session, step, ladder, rung, when)
+
+
 def replan_provisional(session: Session) -> int:
     """After a year's notice is loaded: recompute the provisional deadlines and timers of open steps."""
     steps = list(
         session.scalars(select(Step).where(Step.state == StepState.open, Step.due_provisional.is_(True)))
     )
     for step in steps:
-        suggestion = session.get(Suggestion, step.suggestion_id)
-        assert suggestion is not None
-        for timer in session.scalars(
-            select(StepTimer).where(StepTimer.step_id == step.id, StepTimer.state == TimerState.pending)
-        ):
-            session.delete(timer)
-        session.flush()
-        overridden = step.due_working_days if step.due_rule is None else None
-        plan(session, step=step, suggestion=suggestion, working_days=overridden)
+        # The goal the step has now (rule days, or an extended or overridden goal) is kept.
+        relay(session, step=step, working_days=step.due_working_days)
     return len(steps)
 
 
@@ -217,12 +243,5 @@ def extend(session: Session, *, step: Step, working_days: int) -> None:
     """An approved extension: the deadline moves by that many working days, and its timers with it."""
     if step.due_at is None or step.due_working_days is None:
         return
-    suggestion = session.get(Suggestion, step.suggestion_id)
-    assert suggestion is not None
-    for timer in session.scalars(
-        select(StepTimer).where(StepTimer.step_id == step.id, StepTimer.state == TimerState.pending)
-    ):
-        session.delete(timer)
-    session.flush()
     # Planning from scratch with the longer goal keeps every rung (50 %, 80 %, +2 WD …) consistent.
-    plan(session, step=step, suggestion=suggestion, working_days=step.due_working_days + working_days)
+    relay(session, step=step, working_days=step.due_working_days + working_days)

@@ -313,3 +313,48 @@ def test_rules_explain_shows_deadlines_fired_and_pending_rungs(clock: Clock, use
         app, ["rules", "explain", str(suggestion_id)], env={"JIANYI_TOKEN": users.tokens["edu"]}
     )
     assert stranger.exit_code == 4  # a unit it was not referred to sees nothing of it
+
+
+def test_a_paused_clock_stops_the_reminders_and_moves_the_deadline(
+    clock: Clock, sessions: sessionmaker[Session]
+) -> None:
+    from jianyi.services import clocks
+    from jianyi.services.errors import Conflict, Forbidden
+
+    suggestion_id = clock.submit(MONDAY)
+    clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    opinion = clock.step(suggestion_id, StepKind.opinion)
+    first = clock.timers(opinion.id)[0]  # 50 % of 15 WD: the end of working day 7, Wednesday 11-11
+    assert [f.rung for f in clock.sweep(first.fire_at + timedelta(seconds=1)) if f.step_id == opinion.id] == [
+        1
+    ]
+
+    thursday = datetime(2026, 11, 12, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    with sessions() as session:
+        with pytest.raises(Forbidden):
+            clocks.pause(session, actor=clock.actors["edu"], step_id=opinion.id, reason="x", now=thursday)
+        clocks.pause(
+            session, actor=clock.actors["transport"], step_id=opinion.id, reason="等待补充材料", now=thursday
+        )
+        session.commit()
+        with pytest.raises(Conflict):
+            clocks.pause(
+                session, actor=clock.actors["transport"], step_id=opinion.id, reason="again", now=thursday
+            )
+    # While paused, the 80 % rung's original instant (end of 11-18) passes without a reminder.
+    assert all(f.step_id != opinion.id for f in clock.sweep(datetime(2026, 11, 19, 2, 0, tzinfo=UTC)))
+
+    monday = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)
+    with sessions() as session:
+        clocks.resume(
+            session, actor=clock.actors["transport"], step_id=opinion.id, note="材料已收到", now=monday
+        )
+        session.commit()
+    # By hand: between Thursday 11-12 and Monday 11-16 the clock stood still for one working day
+    # (Friday 11-13), so the goal is 16 WD from Monday 11-02: the end of Tuesday 11-24.
+    after = clock.step(suggestion_id, StepKind.opinion)
+    assert after.due_working_days == 16 and after.paused_working_days == 1 and after.paused_at is None
+    assert after.due_at == datetime(2026, 11, 24, 15, 59, 59, 999999, tzinfo=UTC)
+    timers = clock.timers(opinion.id)
+    assert [(t.rung, t.state) for t in timers if t.rung == 1] == [(1, TimerState.fired)]  # not laid again
+    assert sorted(t.rung for t in timers if t.state is TimerState.pending) == [2, 3, 4, 5]

@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from jianyi.api.deps import CurrentActor, SessionDep
 from jianyi.models.enums import StepState
 from jianyi.models.schemas import StepView
-from jianyi.services import steps, views
+from jianyi.services import clocks, steps, views
 
 router = APIRouter(prefix="/api/steps", tags=["steps"])
 
@@ -32,6 +33,32 @@ def complete_step(
 ) -> StepView:
     """Complete a step: 422 names each bad field, 403 if another unit owes it, 409 if already done."""
     step = steps.complete_or_record_refusal(session, actor=actor, step_id=step_id, payload=payload)
+    return views.step_view(session, step)
+
+
+class PauseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, description="what the unit waits for from the proposer")
+
+
+class ResumeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = None
+
+
+@router.post("/{step_id}/pause", response_model=StepView)
+def pause_step(step_id: int, body: PauseIn, session: SessionDep, actor: CurrentActor) -> StepView:
+    """The unit waits for the proposer: the step's deadline clock stops (if its rule allows it)."""
+    step = clocks.pause(session, actor=actor, step_id=step_id, reason=body.reason)
+    session.commit()
+    return views.step_view(session, step)
+
+
+@router.post("/{step_id}/resume", response_model=StepView)
+def resume_step(step_id: int, body: ResumeIn, session: SessionDep, actor: CurrentActor) -> StepView:
+    """The proposer answered: the clock runs again; the deadline moves by the working days it stood still."""
+    step = clocks.resume(session, actor=actor, step_id=step_id, note=body.note)
+    session.commit()
     return views.step_view(session, step)
 
 
