@@ -154,7 +154,19 @@ def planned(
 
 def plan(session: Session, *, step: Step, suggestion: Suggestion, working_days: int | None = None) -> None:
     """Set the step's deadline and lay its escalation timers. ``working_days`` overrides the rules
-    (a supervision order's own time to answer, an extended goal)."""
+    (a supervision order's own time to answer)."""
+    _lay(session, step=step, suggestion=suggestion, working_days=working_days, fired=set(), record_rule=True)
+
+
+def _lay(
+    session: Session,
+    *,
+    step: Step,
+    suggestion: Suggestion,
+    working_days: int | None,
+    fired: set[tuple[str, int]],
+    record_rule: bool,
+) -> None:
     result = planned(
         current_rules(),
         current_calendar(session),
@@ -166,10 +178,13 @@ def plan(session: Session, *, step: Step, suggestion: Suggestion, working_days: 
     if result.deadline is None:
         return
     step.due_at, step.due_working_days = result.deadline.at, result.working_days
-    step.due_provisional, step.due_rule = result.deadline.provisional, result.rule_id
+    step.due_provisional = result.deadline.provisional
+    if record_rule:
+        step.due_rule = result.rule_id
     session.flush()
     for ladder, rung, when in result.timers:
-        _timer(session, step, ladder, rung, when)
+        if (ladder, rung) not in fired:
+            _timer(session, step, ladder, rung, when)
 
 
 def _timer(session: Session, step: Step, ladder: str, rung: int, when: Deadline) -> None:
@@ -207,25 +222,7 @@ def relay(session: Session, *, step: Step, working_days: int | None) -> None:
         else:
             session.delete(timer)
     session.flush()
-    result = planned(
-        current_rules(),
-        current_calendar(session),
-        kind=step.kind,
-        start=step.created_at,
-        ctx=context(session, step, suggestion),
-        working_days=working_days,
-    )
-    if result.deadline is None:
-        return
-    step.due_at, step.due_working_days, step.due_provisional = (
-        result.deadline.at,
-        result.working_days,
-        result.deadline.provisional,
-    )
-    session.flush()
-    for ladder, rung, when in result.timers:
-        if (ladder, rung) not in fired:
-            _timer(session, step, ladder, rung, when)
+    _lay(session, step=step, suggestion=suggestion, working_days=working_days, fired=fired, record_rule=False)
 
 
 def replan_provisional(session: Session) -> int:
