@@ -91,7 +91,7 @@ def _fire(session: Session, timer: StepTimer, *, now: datetime) -> Fired:
         rung=timer.rung,
     )
     if timer.ladder == deadlines.EXPIRY_LADDER:
-        steps.lapse(session, actor=RULES, step_id=step.id)  # e.g. no rating within 10 WD: no rating
+        steps.lapse(session, actor=RULES, step_id=step.id, now=now)  # e.g. no rating within 10 WD: no rating
         result.actions.append({"type": "lapse"})
     else:
         rung = _rung(timer)
@@ -220,4 +220,3 @@ def _open_supervision_order(session: Session, timer: StepTimer, step: Step, work
     session.flush()
     deadlines.plan(session, step=order, suggestion=suggestion, working_days=working_days)
     return order
-

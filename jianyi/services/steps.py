@@ -7,6 +7,7 @@ is never lost to a Prefect outage: it waits in the database until the run can be
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -60,7 +61,9 @@ def invalid(step: Step, errors: list[dict[str, str]]) -> InvalidInput:
     return InvalidInput(f"invalid {step.kind.value} input: {summary}", detail=errors)
 
 
-def complete(session: Session, *, actor: Actor, step_id: int, payload: Any) -> Step:
+def complete(
+    session: Session, *, actor: Actor, step_id: int, payload: Any, now: datetime | None = None
+) -> Step:
     """Store a completion (403 wrong unit, 409 not open, 422 bad input). The caller commits."""
     step = get_step(session, step_id=step_id)
     suggestion = session.get(Suggestion, step.suggestion_id)
@@ -77,10 +80,10 @@ def complete(session: Session, *, actor: Actor, step_id: int, payload: Any) -> S
             )
         )
     data = validate_input(session, step, payload)
-    return _submit(session, actor=actor, step=step, input=data.model_dump(mode="json"))
+    return _submit(session, actor=actor, step=step, input=data.model_dump(mode="json"), now=now)
 
 
-def lapse(session: Session, *, actor: Actor, step_id: int) -> Step:
+def lapse(session: Session, *, actor: Actor, step_id: int, now: datetime | None = None) -> Step:
     """Close a step's window unanswered (no rating within the rules' deadline). Office or the rules only."""
     step = get_step(session, step_id=step_id)
     suggestion = session.get(Suggestion, step.suggestion_id)
@@ -97,11 +100,13 @@ def lapse(session: Session, *, actor: Actor, step_id: int) -> Step:
         raise Forbidden(f"only the handling office may close step {step_id} unanswered")
     if step.state is not StepState.open:
         raise Conflict(f"step {step_id} is already {step.state.value}")
-    return _submit(session, actor=actor, step=step, input=None)
+    return _submit(session, actor=actor, step=step, input=None, now=now)
 
 
-def _submit(session: Session, *, actor: Actor, step: Step, input: dict[str, Any] | None) -> Step:
-    now = utcnow()
+def _submit(
+    session: Session, *, actor: Actor, step: Step, input: dict[str, Any] | None, now: datetime | None
+) -> Step:
+    now = now or utcnow()
     # Conditional update: of two concurrent completions exactly one finds the step still open.
     result = session.execute(
         update(Step)

@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from clock import Clock
 from sqlalchemy.orm import Session, sessionmaker
-from support import NOT_ADOPT, SUGGESTION, triage
+from support import NOT_ADOPT, triage
 
-from jianyi.models import Step
-from jianyi.models.enums import Role, StepKind, StepState
-from jianyi.models.schemas import SuggestionIn
+from jianyi.models.enums import StepKind
 from jianyi.rules.loader import DEFAULT_RULES_DIR, load_rules
-from jianyi.services import auth, escalation, intake, steps
 from jianyi.services.backtest import BacktestReport, backtest
-from jianyi.services.lifecycle.engine import advance
 
 MONDAY = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a working Monday: day 0
 ANSWERED = datetime(2026, 11, 9, 2, 0, tzinfo=UTC)  # Mon 11-09 10:00 Shanghai (working day 5)
@@ -29,63 +24,8 @@ SWEEPS = [datetime(2026, 11, d, 2, 0, tzinfo=UTC) for d in (12, 19, 24)]
 UNTIL = SWEEPS[-1]  # Tue 11-24 10:00 Shanghai: the two open opinions are taken to stop here
 
 
-class Clock:
-    """Drives suggestions with an injected 'now' (also the instant steps record as submitted_at)."""
-
-    def __init__(self, sessions: sessionmaker[Session], users: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.sessions, self.monkeypatch = sessions, monkeypatch
-        self.actors = dict(users.actors)
-        with sessions() as session:
-            for key, head in (("transport_handler", False), ("transport_head", True)):
-                user, _ = auth.create_user(
-                    session,
-                    name=key,
-                    role=Role.department,
-                    unit_code="city-transport",
-                    email=f"{key}@example.gov.cn",
-                    head=head,
-                )
-                self.actors[key] = auth.actor_for(user)
-            session.commit()
-
-    def _at(self, at: datetime) -> None:
-        # A replayed history needs submitted_at on the same clock as created_at and fire_at.
-        self.monkeypatch.setattr(steps, "utcnow", lambda: at)
-
-    def submit(self, at: datetime) -> int:
-        with self.sessions() as session:
-            result = intake.submit(
-                session, actor=self.actors["huangpu"], data=SuggestionIn.model_validate(SUGGESTION)
-            )
-            advance(session, suggestion_id=result.id, now=at)
-            session.commit()
-            return result.id
-
-    def complete(
-        self, suggestion_id: int, kind: StepKind, who: str, payload: dict[str, Any], at: datetime
-    ) -> None:
-        self._at(at)
-        with self.sessions() as session:
-            step = session.scalar(
-                select(Step).where(
-                    Step.suggestion_id == suggestion_id, Step.kind == kind, Step.state == StepState.open
-                )
-            )
-            assert step is not None, kind
-            steps.complete(session, actor=self.actors[who], step_id=step.id, payload=payload)
-            advance(session, suggestion_id=suggestion_id, now=at)
-            session.commit()
-
-    def sweep(self, at: datetime) -> list[escalation.Fired]:
-        self._at(at)
-        with self.sessions() as session:
-            fired = escalation.sweep(session, now=at)
-            session.commit()
-            return fired
-
-
 @pytest.fixture
-def history(sessions: sessionmaker[Session], users: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def history(sessions: sessionmaker[Session], users: Any) -> list[int]:
     """Three suggestions from Huangpu, referred to city-transport on Monday 2026-11-02 (opinion: 15 WD).
 
     Under the default rules an opinion's unit-ladder rungs fall at the end of (Shanghai):
@@ -94,7 +34,7 @@ def history(sessions: sessionmaker[Session], users: Any, monkeypatch: pytest.Mon
     A answers its opinion Mon 11-09 10:00, before #1; B and C are left alone and swept on 11-12,
     11-19 and 11-24, so their #1–#3 fire, #4 and #5 are still pending.
     """
-    clock = Clock(sessions, users, monkeypatch)
+    clock = Clock(sessions, users)
     ids = [clock.submit(MONDAY) for _ in range(3)]
     for suggestion_id in ids:
         clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
@@ -186,23 +126,6 @@ def test_a_shorter_opinion_goal(history: list[int], sessions: sessionmaker[Sessi
     changed = [d for d in report.examples if d.bucket == "deadline"]
     assert {(d.actual_working_days, d.replay_working_days) for d in changed} == {(15, 10)}
     assert len(report.examples) == 10  # 13 differences, the first 10 shown
-
-
-@pytest.fixture
-def cli_on(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The CLI in-process against this test's database (settings, engine and sessions are cached)."""
-    from jianyi.db import get_engine, get_sessionmaker
-    from jianyi.settings import get_settings
-
-    def clear() -> None:
-        get_settings.cache_clear()
-        get_engine.cache_clear()
-        get_sessionmaker.cache_clear()
-
-    monkeypatch.setenv("JIANYI_DATABASE_URL", db_url)
-    clear()
-    yield
-    clear()
 
 
 def test_the_command(history: list[int], cli_on: None, tmp_path: Path) -> None:

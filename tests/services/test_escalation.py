@@ -9,90 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clock import Clock
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from support import SUGGESTION, triage
+from support import triage
 
 from jianyi.models import AuditEntry, OutboxMessage, Step, StepTimer, Suggestion, Unit
-from jianyi.models.enums import Role, StepKind, StepState
-from jianyi.models.schemas import SuggestionIn
+from jianyi.models.enums import StepKind, StepState
 from jianyi.models.step_timer import TimerState
 from jianyi.rules.calendar import load_notice
-from jianyi.services import auth, deadlines, escalation, intake, steps
+from jianyi.services import deadlines, escalation
 from jianyi.services.lifecycle.engine import advance
 
 NOTICE_2027 = Path(__file__).resolve().parents[2] / "jianyi" / "rules" / "notices" / "2027.example.yaml"
-
-
-class Clock:
-    """Drives one suggestion with an injectable 'now'."""
-
-    def __init__(self, sessions: sessionmaker[Session], users: Any) -> None:
-        self.sessions = sessions
-        self.actors = dict(users.actors)
-        with sessions() as session:
-            for key, unit, head in (
-                ("transport_handler", "city-transport", False),
-                ("transport_head", "city-transport", True),
-                ("city_supervisor", "city-office", False),
-            ):
-                user, _ = auth.create_user(
-                    session,
-                    name=key,
-                    role=Role.office if unit == "city-office" else Role.department,
-                    unit_code=unit,
-                    email=f"{key}@example.gov.cn",
-                    head=head,
-                )
-                self.actors[key] = auth.actor_for(user)
-            session.commit()
-
-    def submit(self, at: datetime, who: str = "huangpu") -> int:
-        with self.sessions() as session:
-            result = intake.submit(
-                session, actor=self.actors[who], data=SuggestionIn.model_validate(SUGGESTION)
-            )
-            advance(session, suggestion_id=result.id, now=at)
-            session.commit()
-            return result.id
-
-    def complete(
-        self, suggestion_id: int, kind: StepKind, who: str, payload: dict[str, Any], at: datetime
-    ) -> None:
-        with self.sessions() as session:
-            step = session.scalar(
-                select(Step).where(
-                    Step.suggestion_id == suggestion_id, Step.kind == kind, Step.state == StepState.open
-                )
-            )
-            assert step is not None, kind
-            steps.complete(session, actor=self.actors[who], step_id=step.id, payload=payload)
-            advance(session, suggestion_id=suggestion_id, now=at)
-            session.commit()
-
-    def sweep(self, at: datetime) -> list[escalation.Fired]:
-        with self.sessions() as session:
-            fired = escalation.sweep(session, now=at)
-            session.commit()
-            return fired
-
-    def step(self, suggestion_id: int, kind: StepKind) -> Step:
-        with self.sessions() as session:
-            step = session.scalar(
-                select(Step)
-                .where(Step.suggestion_id == suggestion_id, Step.kind == kind)
-                .order_by(Step.id.desc())
-            )
-            assert step is not None
-            return step
-
-    def timers(self, step_id: int) -> list[StepTimer]:
-        with self.sessions() as session:
-            return list(
-                session.scalars(
-                    select(StepTimer).where(StepTimer.step_id == step_id).order_by(StepTimer.fire_at)
-                )
-            )
 
 
 MONDAY = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a working Monday
@@ -271,23 +200,6 @@ def test_an_approved_extension_moves_the_deadline(clock: Clock) -> None:
     assert after.due_at is not None and before.due_at is not None and after.due_at > before.due_at
     pending = [t for t in clock.timers(after.id) if t.state is TimerState.pending]
     assert len(pending) == 5 and max(t.fire_at for t in pending) > before.due_at
-
-
-@pytest.fixture
-def cli_on(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The CLI in-process against this test's database (settings, engine and sessions are cached)."""
-    from jianyi.db import get_engine, get_sessionmaker
-    from jianyi.settings import get_settings
-
-    def clear() -> None:
-        get_settings.cache_clear()
-        get_engine.cache_clear()
-        get_sessionmaker.cache_clear()
-
-    monkeypatch.setenv("JIANYI_DATABASE_URL", db_url)
-    clear()
-    yield
-    clear()
 
 
 def test_rules_explain_shows_deadlines_fired_and_pending_rungs(clock: Clock, users: Any, cli_on: Any) -> None:
