@@ -28,6 +28,9 @@ from jianyi.settings import Settings, get_settings
 
 log = logging.getLogger("jianyi.executor")
 DEAD_STATES = {StateType.FAILED, StateType.CRASHED}
+# After a resume, the run is claimed and its attempt applies the step within about a poll or two;
+# resuming it again in that time would only be refused.
+RESUME_GRACE_SECONDS = 2.0
 
 
 class Executor:
@@ -88,9 +91,15 @@ class Executor:
 
     async def _wake_runs(self, client: PrefectClient) -> None:
         now = time.monotonic()
-        for wake in await asyncio.to_thread(store.wakes, 500):
+        wakes = await asyncio.to_thread(store.wakes, 500)
+        # Remember only what still matters, so a months-long executor does not grow a map per run:
+        # resumes younger than the grace, backoffs of runs that still have a step waiting.
+        waiting = {wake.flow_run_id for wake in wakes}
+        self._resumed_at = {r: t for r, t in self._resumed_at.items() if now - t < RESUME_GRACE_SECONDS}
+        self._retry_at = {r: v for r, v in self._retry_at.items() if r in waiting}
+        for wake in wakes:
             run_id = wake.flow_run_id
-            if run_id in self.running or now - self._resumed_at.get(run_id, -1e9) < 2.0:
+            if run_id in self.running or now - self._resumed_at.get(run_id, -1e9) < RESUME_GRACE_SECONDS:
                 continue  # an attempt is under way or about to be: it will apply the step itself
             if now < self._retry_at.get(run_id, (0.0, 0))[0]:
                 continue
