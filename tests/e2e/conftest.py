@@ -100,6 +100,22 @@ class Running:
             time.sleep(0.2)
         raise AssertionError(f"timed out after {timeout} s: {message}")
 
+    def flow_run_end(self, flow_run_id: str, timeout: float = 30) -> dict[str, Any]:
+        """The flow run's final state. The case closes in the last task's transaction; the run itself
+        reaches Completed a moment later, once the flow function returns and Prefect records it."""
+
+        def final() -> dict[str, Any] | None:
+            assert self.system.prefect_api_url is not None
+            state: dict[str, Any] = httpx.get(
+                f"{self.system.prefect_api_url}/flow_runs/{flow_run_id}"
+            ).json()["state"]
+            return state if state["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"} else None
+
+        state: dict[str, Any] = self.wait_until(
+            final, timeout=timeout, message=f"flow run {flow_run_id} to end"
+        )
+        return state
+
     def wait_for_step(self, suggestion_id: int, kind: StepKind, timeout: float = 60) -> int:
         def find() -> int | None:
             return next((s.id for s in self.open_steps(suggestion_id) if s.kind is kind), None)

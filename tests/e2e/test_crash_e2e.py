@@ -7,7 +7,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 from conftest import Running, mail_kind, start_system
 from sqlalchemy import func, select
@@ -51,7 +50,7 @@ def _play_to_end(running: Running, play: Play) -> None:
 
 
 def test_executor_killed_mid_step_loses_nothing_and_repeats_nothing(
-    crashing: Running, prefect_server: PrefectServer
+    crashing: Running,
 ) -> None:
     running = crashing
     data = copy.deepcopy(NOT_ADOPTED.suggestion)
@@ -76,8 +75,7 @@ def test_executor_killed_mid_step_loses_nothing_and_repeats_nothing(
     _play_to_end(running, play)
     view = running.wait_until(lambda: (v := running.view(suggestion_id))["outcome"] and v, message="closed")
     assert view["outcome"] == "not_adopted"
-    flow_run = httpx.get(f"{prefect_server.api_url}/flow_runs/{view['flow_run_id']}").json()
-    assert flow_run["state"]["type"] == "COMPLETED"
+    assert running.flow_run_end(view["flow_run_id"])["type"] == "COMPLETED"
 
     with running.sessions() as session:
         applied = session.execute(

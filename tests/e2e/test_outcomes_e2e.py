@@ -6,14 +6,11 @@ import copy
 import time
 from collections import Counter
 
-import httpx
 from conftest import Running, mail_kind
 from support import SCENARIOS, Play
 
-from jianyi.runtime.prefect_server import PrefectServer
 
-
-def test_every_outcome_through_the_api(running: Running, prefect_server: PrefectServer) -> None:
+def test_every_outcome_through_the_api(running: Running) -> None:
     plays: list[Play] = []
     for scenario in SCENARIOS:
         data = copy.deepcopy(scenario.suggestion)
@@ -36,8 +33,8 @@ def test_every_outcome_through_the_api(running: Running, prefect_server: Prefect
         assert view["outcome"] == play.scenario.outcome.value, play.scenario.name
         assert view["stage"] == "closed" and view["open_steps"] == []
         # The flow run ended with its suggestion.
-        flow_run = httpx.get(f"{prefect_server.api_url}/flow_runs/{view['flow_run_id']}").json()
-        assert flow_run["state"]["type"] == "COMPLETED", (play.scenario.name, flow_run["state"])
+        state = running.flow_run_end(view["flow_run_id"])
+        assert state["type"] == "COMPLETED", (play.scenario.name, state)
 
     expected = sum(len(p.scenario.mails) for p in plays)
     running.system.sink.wait_for(expected, timeout=60)
