@@ -18,7 +18,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(
         default=Path("var"),
-        description="Data directory: the SQLite database, the Prefect server's home, the SMTP sink's mailbox, logs.",
+        description="Data directory: the SQLite database, the Prefect server's home, the SMTP and SMS sinks, logs.",
     )
     database_url: str | None = Field(
         default=None,
@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     )
     smtp_port: int = Field(default=8025, description="Port of that SMTP server.")
     smtp_timeout_seconds: float = Field(default=10.0, description="Timeout of one SMTP conversation.")
+    sms_gateway_url: str | None = Field(
+        default=None,
+        description=(
+            "HTTP endpoint of the SMS gateway the outbox dispatcher POSTs text messages to; "
+            "unset, text messages are not sent but stay pending in the outbox, for the office to see."
+        ),
+    )
+    sms_timeout_seconds: float = Field(default=10.0, description="Timeout of one request to the SMS gateway.")
     mail_from: str = Field(
         default="人民建议征集办公室 <noreply@jianyi.localhost>",
         description="Sender of every message to proposers.",

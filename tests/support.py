@@ -56,8 +56,9 @@ class Scenario:
     name: str
     outcome: Outcome
     actions: list[Action]
-    mails: list[str]  # the kinds of e-mail the proposer receives, in order
+    mails: list[str]  # the e-mails the proposer receives (their templates), in order
     suggestion: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(SUGGESTION))
+    texts: list[str] = field(default_factory=list)  # the SMS the proposer receives (their templates)
 
 
 def a(kind: StepKind, who: str, payload: dict[str, Any] | None) -> Action:
@@ -104,6 +105,8 @@ SCENARIOS: list[Scenario] = [
             a(K.rating, "office", None),
         ],
         ["acknowledgement", "outcome"],
+        # Replied by phone: the rating link comes by SMS (a mailed reply carries it).
+        texts=["rating_request"],
     ),
     Scenario(
         "commended_important",
@@ -159,7 +162,7 @@ SCENARIOS: list[Scenario] = [
             a(K.post_adoption_communication, "office", MEETING),
             a(K.commendation_result, "office", {"year": 2027, "selected": True, "tier": "一等奖"}),
         ],
-        ["acknowledgement", "reply", "reply", "outcome"],
+        ["acknowledgement", "reply", "reply", "commendation", "outcome"],
     ),
     Scenario(
         "implemented_after_reroute",

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from jianyi.cli import serve
 from jianyi.cli.calendar import calendar_app
 from jianyi.cli.common import TokenOption, actor, emit, fail, session
+from jianyi.cli.comms import comms_app
 from jianyi.cli.rules import rules_app
 from jianyi.cli.supervision import supervision_app
 from jianyi.models.enums import Role, StepState
@@ -32,6 +33,7 @@ app.add_typer(steps_app, name="steps")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(rules_app, name="rules")
 app.add_typer(supervision_app, name="supervision")
+app.add_typer(comms_app, name="comms")
 serve.register(app)
 
 

@@ -19,7 +19,8 @@ def sweep(
         None, "--now", help="sweep as of this instant (ISO 8601 with offset); default: the present"
     ),
 ) -> None:
-    """Fire every due rung once (safe to run beside the executor: no rung fires twice)."""
+    """Fire every due rung once and remind the offices of overdue communications (safe to run
+    beside the executor: nothing fires twice)."""
     from jianyi.executor.supervision import sweep_once
 
     at = None
@@ -30,5 +31,5 @@ def sweep(
             fail(f"--now: not an ISO 8601 instant: {now!r}", code=7)
         if at.tzinfo is None:
             fail("--now: give the offset, e.g. 2026-12-01T09:00:00+08:00", code=7)
-    fired = sweep_once(at)
-    emit({"fired": [f.__dict__ for f in fired]})
+    result = sweep_once(at)
+    emit({"fired": [f.__dict__ for f in result.fired], "reminded": [r.__dict__ for r in result.reminded]})

@@ -1,12 +1,19 @@
-"""The outbox dispatcher: delivers queued mail over SMTP, at least once, with retries.
+"""The outbox dispatcher: delivers queued messages, e-mail by SMTP and SMS through an HTTP gateway,
+at least once, with retries.
 
 A message is claimed by a conditional UPDATE (pending and due, or sending with an expired claim),
 so two dispatchers never send it at the same time. The claim carries an expiry: a dispatcher
 that dies mid-send leaves the message to be claimed again once it expires. That is also why
-delivery is at-least-once (a crash between the SMTP "250 OK" and our bookkeeping re-sends), and
-why every message carries a stable Message-ID derived from its outbox id: receivers dedupe on it.
+delivery is at-least-once (a crash between the other side's "OK" and our bookkeeping re-sends), and
+why every message carries a stable key derived from its outbox id that receivers dedupe on: the
+Message-ID of an e-mail, the Idempotency-Key of an SMS (jianyi.executor.transports).
 
-Database work is synchronous SQLAlchemy run in a worker thread; SMTP is async (aiosmtplib).
+Only the channels this dispatcher can deliver are claimed: with no SMS gateway configured, text
+messages are left pending in the outbox, untouched (no attempt counted), for the office to see
+and for a dispatcher with a gateway to send later.
+
+Database work is synchronous SQLAlchemy run in a worker thread; SMTP (aiosmtplib) and the
+SMS gateway (httpx) are async.
 """
 
 from __future__ import annotations
@@ -18,19 +25,24 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime
 
-import aiosmtplib
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
 
 from jianyi.db import get_sessionmaker
+from jianyi.executor.transports import (
+    DeliveryError,
+    SmsTransport,
+    SmtpTransport,
+    Transport,
+    check_gateway_url,
+    sms_client,
+)
 from jianyi.models import OutboxMessage
 from jianyi.models.base import utcnow
-from jianyi.models.enums import OutboxState
+from jianyi.models.enums import OutboxChannel, OutboxState
 from jianyi.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +50,6 @@ log = logging.getLogger(__name__)
 CLAIM_SECONDS = 60.0
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 600.0
-MESSAGE_ID_DOMAIN = "jianyi.localhost"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -47,41 +58,18 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** (exponent - 1), BACKOFF_CAP_SECONDS))
 
 
-def message_id(outbox_id: int) -> str:
-    return f"<outbox-{outbox_id}@{MESSAGE_ID_DOMAIN}>"
-
-
 @dataclass(frozen=True)
 class _Claimed:
     """What the sender needs, copied out of the session so no ORM object crosses threads."""
 
     id: int
-    to_addr: str
+    channel: OutboxChannel
+    to_addr: str  # an e-mail address, or a phone number for an SMS
     subject: str
-    body_text: str
+    body_text: str  # for an SMS, the text message itself
     body_html: str
     attempts: int
     claimed_until: datetime  # our claim token: bookkeeping only applies while the claim is ours
-
-
-def build_email(claimed: _Claimed, *, mail_from: str, now: datetime) -> EmailMessage:
-    msg = EmailMessage()  # default policy: RFC 2047 headers, UTF-8 bodies
-    msg["From"] = mail_from
-    msg["To"] = claimed.to_addr
-    msg["Subject"] = claimed.subject
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id(claimed.id)
-    # base64 keeps Chinese text 7-bit clean for any relay, with no 8BITMIME/SMTPUTF8 needed.
-    msg.set_content(claimed.body_text, subtype="plain", charset="utf-8", cte="base64")
-    msg.add_alternative(claimed.body_html, subtype="html", charset="utf-8", cte="base64")
-    return msg
-
-
-def _is_permanent(exc: Exception) -> bool:
-    """A 5xx answer (bad address, refused recipient) will not get better by retrying."""
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        return all(500 <= refused.code < 600 for refused in exc.recipients)
-    return isinstance(exc, aiosmtplib.SMTPResponseException) and 500 <= exc.code < 600
 
 
 class OutboxDispatcher:
@@ -94,6 +82,8 @@ class OutboxDispatcher:
         port: int | None = None,
         timeout: float | None = None,
         mail_from: str | None = None,
+        sms_gateway_url: str | None = None,
+        sms_timeout: float | None = None,
         max_attempts: int | None = None,
         poll_seconds: float | None = None,
         batch_size: int = 16,
@@ -107,26 +97,38 @@ class OutboxDispatcher:
         self.port = port or settings.smtp_port
         self.timeout = timeout or settings.smtp_timeout_seconds
         self.mail_from = mail_from or settings.mail_from
+        # No gateway (unset, or JIANYI_SMS_GATEWAY_URL empty): SMS rows are then never claimed.
+        gateway = sms_gateway_url or settings.sms_gateway_url
+        self.sms_gateway_url = check_gateway_url(gateway) if gateway else None
+        self.sms_timeout = sms_timeout or settings.sms_timeout_seconds
         self.max_attempts = max_attempts or settings.dispatcher_max_attempts
         self.poll_seconds = poll_seconds if poll_seconds is not None else settings.dispatcher_poll_seconds
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.claim = timedelta(seconds=claim_seconds)
         self.clock = clock
-        # The last message of a batch is tried after ceil(batch / concurrency) conversations at
-        # most; its claim must outlast that, or a second dispatcher could take it and send it too.
-        if self.timeout * math.ceil(batch_size / concurrency) >= claim_seconds:
+        self.channels = [OutboxChannel.email]
+        if self.sms_gateway_url is not None:
+            self.channels.append(OutboxChannel.sms)
+        # The last message of a batch is tried after ceil(batch / concurrency) deliveries at most;
+        # its claim must outlast that, or a second dispatcher could take it and send it too.
+        slowest = max(self.timeout, self.sms_timeout if self.sms_gateway_url else 0.0)
+        if slowest * math.ceil(batch_size / concurrency) >= claim_seconds:
             raise ValueError(
-                f"a batch of {batch_size} at {concurrency} at once with a {self.timeout} s timeout "
+                f"a batch of {batch_size} at {concurrency} at once with a {slowest} s timeout "
                 f"can outlast the {claim_seconds} s claim: lower the batch or the timeout"
             )
 
     # --- database (sync, in a worker thread) ------------------------------------------------------
 
     def _claim(self, now: datetime) -> list[_Claimed]:
-        due = or_(
-            and_(OutboxMessage.state == OutboxState.pending, OutboxMessage.next_attempt_at <= now),
-            and_(OutboxMessage.state == OutboxState.sending, OutboxMessage.claimed_until < now),
+        due = and_(
+            # Part of `due`, so the exclusive UPDATE below re-checks it too.
+            OutboxMessage.channel.in_(self.channels),
+            or_(
+                and_(OutboxMessage.state == OutboxState.pending, OutboxMessage.next_attempt_at <= now),
+                and_(OutboxMessage.state == OutboxState.sending, OutboxMessage.claimed_until < now),
+            ),
         )
         until = now + self.claim
         claimed: list[_Claimed] = []
@@ -152,6 +154,7 @@ class OutboxDispatcher:
                 claimed.append(
                     _Claimed(
                         id=row.id,
+                        channel=row.channel,
                         to_addr=row.to_addr,
                         subject=row.subject,
                         body_text=row.body_text,
@@ -205,24 +208,22 @@ class OutboxDispatcher:
         else:
             log.warning("outbox message %s attempt %s failed: %s", claimed.id, attempts, error)
 
-    # --- SMTP (async) -----------------------------------------------------------------------------
+    # --- delivery (async) -------------------------------------------------------------------------
 
     async def _deliver(
-        self, claimed: _Claimed, clock: Callable[[], datetime], gate: asyncio.Semaphore
+        self, claimed: _Claimed, transport: Transport, clock: Callable[[], datetime], gate: asyncio.Semaphore
     ) -> bool:
         try:
-            email = build_email(claimed, mail_from=self.mail_from, now=clock())
-        except ValueError as exc:  # e.g. a line break in the address: no retry can fix that
-            error = f"cannot build the message: {exc}"
-            await asyncio.to_thread(self._mark_failed, claimed, clock(), error, permanent=True)
+            async with gate, asyncio.timeout(transport.timeout):
+                # The transport's own timeouts are per step (an SMTP command, an HTTP read);
+                # ours bounds the whole delivery, so the claim is sure to outlast it.
+                await transport.send(claimed, clock())
+        except DeliveryError as exc:
+            await asyncio.to_thread(self._mark_failed, claimed, clock(), str(exc), permanent=exc.permanent)
             return False
-        try:
-            async with gate, asyncio.timeout(self.timeout):
-                # aiosmtplib's own timeout is per command; ours bounds the whole conversation.
-                await aiosmtplib.send(email, hostname=self.host, port=self.port, timeout=self.timeout)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            await asyncio.to_thread(self._mark_failed, claimed, clock(), error, permanent=_is_permanent(exc))
+        except TimeoutError as exc:
+            error = f"no answer within {transport.timeout} s ({type(exc).__name__})"
+            await asyncio.to_thread(self._mark_failed, claimed, clock(), error, permanent=False)
             return False
         await asyncio.to_thread(self._mark_sent, claimed, clock())
         return True
@@ -236,8 +237,23 @@ class OutboxDispatcher:
         claimed = await asyncio.to_thread(self._claim, clock())
         if not claimed:
             return 0
-        gate = asyncio.Semaphore(self.concurrency)  # a few SMTP conversations at once, not a batch's worth
-        results = await asyncio.gather(*(self._deliver(c, clock, gate) for c in claimed))
+        async with contextlib.AsyncExitStack() as stack:
+            transports: dict[OutboxChannel, Transport] = {
+                OutboxChannel.email: SmtpTransport(
+                    host=self.host, port=self.port, timeout=self.timeout, mail_from=self.mail_from
+                )
+            }
+            if self.sms_gateway_url is not None and any(c.channel is OutboxChannel.sms for c in claimed):
+                # One HTTP client per round: it is bound to this event loop, and pools connections.
+                client = await stack.enter_async_context(sms_client())
+                transports[OutboxChannel.sms] = SmsTransport(
+                    url=self.sms_gateway_url, timeout=self.sms_timeout, client=client
+                )
+            gate = asyncio.Semaphore(self.concurrency)  # a few deliveries at once, not a batch's worth
+            # _claim only takes the channels in self.channels, each of which has its transport here.
+            results = await asyncio.gather(
+                *(self._deliver(c, transports[c.channel], clock, gate) for c in claimed)
+            )
         return sum(results)
 
     async def run_forever(self, stop: asyncio.Event) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -17,18 +18,56 @@ from prefect.events import emit_event
 
 from jianyi.db import session_scope
 from jianyi.models.base import utcnow
-from jianyi.services import deadlines, escalation
+from jianyi.services import communication_duties, deadlines, escalation
 
 log = logging.getLogger("jianyi.supervision")
 
 
-def sweep_once(now: datetime | None = None, *, limit: int = 500) -> list[escalation.Fired]:
+@dataclass(frozen=True)
+class Sweep:
+    fired: list[escalation.Fired]  # escalation rungs of open steps
+    reminded: list[communication_duties.Reminded]  # overdue communications with proposers
+
+
+def sweep_once(now: datetime | None = None, *, limit: int = 500) -> Sweep:
     """One sweep in its own transaction, then the events (after commit: never for a rolled-back firing)."""
+    at = now or utcnow()
     with session_scope() as session:
-        fired = escalation.sweep(session, now=now or utcnow(), limit=limit)
+        fired = escalation.sweep(session, now=at, limit=limit)
+        reminded = communication_duties.remind_overdue(session, now=at, limit=limit)
     for item in fired:
         emit(item)
-    return fired
+    for reminder in reminded:
+        emit_reminder(reminder)
+    return Sweep(fired, reminded)
+
+
+def emit_reminder(item: communication_duties.Reminded) -> None:
+    related = []
+    if item.flow_run_id:
+        related.append(
+            {
+                "prefect.resource.id": f"prefect.flow-run.{item.flow_run_id}",
+                "prefect.resource.role": "flow-run",
+            }
+        )
+    try:
+        emit_event(
+            event="jianyi.communication.overdue",
+            resource={
+                "prefect.resource.id": f"jianyi.suggestion.{item.suggestion_id}",
+                "prefect.resource.name": item.tracking_code,
+            },
+            related=related,
+            payload={
+                "planned_id": item.planned_id,
+                "rule": item.rule_id,
+                "kind": item.kind,
+                "channel": item.channel,
+            },
+        )
+    except Exception:  # the reminder is committed and audited; the event is a view of it
+        log.exception("could not emit the event of communication %s", item.planned_id)
 
 
 def emit(item: escalation.Fired) -> None:
@@ -63,9 +102,13 @@ def start(interval_seconds: float) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="Asia/Shanghai")
 
     async def sweep_job() -> None:
-        fired = await asyncio.to_thread(sweep_once)
-        if fired:
-            log.info("supervision sweep fired %d rung(s)", len(fired))
+        result = await asyncio.to_thread(sweep_once)
+        if result.fired or result.reminded:
+            log.info(
+                "supervision sweep fired %d rung(s), %d communication reminder(s)",
+                len(result.fired),
+                len(result.reminded),
+            )
 
     async def reload_job() -> None:
         await asyncio.to_thread(deadlines.current_rules)  # re-reads changed rule files, keeps the last good

@@ -10,6 +10,7 @@ from jianyi.models.executor_lease import ExecutorLease, RunClaim
 from jianyi.models.leader_instruction import LeaderInstruction
 from jianyi.models.opinion import Opinion
 from jianyi.models.outbox import OutboxMessage
+from jianyi.models.planned_communication import PlannedCommunication
 from jianyi.models.progress import ImplementationProgress
 from jianyi.models.proposer import Proposer
 from jianyi.models.stage_entry import StageEntry
@@ -31,6 +32,7 @@ __all__ = [
     "LeaderInstruction",
     "Opinion",
     "OutboxMessage",
+    "PlannedCommunication",
     "Proposer",
     "RunClaim",
     "StageEntry",

@@ -185,6 +185,32 @@ class ContactMethod(StrEnum):
     online = "online"
 
 
+class CommunicationState(StrEnum):
+    """A communication a rule called for (jianyi.services.communications)."""
+
+    queued = "queued"  # the system sends it: in the outbox
+    awaiting = "awaiting"  # held by a person (call, meeting, letter): waiting to be logged
+    done = "done"  # logged by the office, or by the step that carries it
+    skipped = "skipped"  # nothing to send it to (e.g. no e-mail address, a template that could not render)
+
+
+COMMUNICATION_LABELS: dict[CommunicationKind, str] = {
+    CommunicationKind.acknowledgement: "受理告知",
+    CommunicationKind.pre_report: "事前沟通",
+    CommunicationKind.in_progress: "事中沟通",
+    CommunicationKind.reply: "答复",
+    CommunicationKind.rating_request: "满意度评价邀请",
+    CommunicationKind.post_adoption: "事后沟通",
+    CommunicationKind.commendation: "表彰告知",
+    CommunicationKind.outcome: "办结告知",
+}
+
+
+class OutboxChannel(StrEnum):
+    email = "email"  # over SMTP (aiosmtplib)
+    sms = "sms"  # over the SMS gateway's HTTP API
+
+
 class OutboxState(StrEnum):
     pending = "pending"
     sending = "sending"

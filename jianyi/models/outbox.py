@@ -6,11 +6,12 @@ from sqlalchemy import Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jianyi.models.base import Base, utcnow
-from jianyi.models.enums import OutboxState
+from jianyi.models.enums import OutboxChannel, OutboxState
 
 
 class OutboxMessage(Base):
-    """A message to a proposer, written in the same transaction as the change that causes it."""
+    """A message (an e-mail, or an SMS: `to_addr` is then a phone number), written in the same
+    transaction as the change that causes it."""
 
     __tablename__ = "outbox_messages"
     __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
@@ -20,6 +21,9 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
     suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[OutboxChannel] = mapped_column(
+        Enum(OutboxChannel, native_enum=False, length=8), default=OutboxChannel.email
+    )
     to_addr: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)

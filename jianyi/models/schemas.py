@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jianyi.models.enums import (
     Channel,
+    CommunicationKind,
+    CommunicationState,
+    ContactMethod,
     Decision,
     Level,
     Outcome,
@@ -90,6 +93,37 @@ class TimelineEntry(BaseModel):
     detail: str | None = None
 
 
+class PlannedCommunicationView(BaseModel):
+    """A communication with the proposer that a rule called for, and what became of it."""
+
+    id: int
+    suggestion_id: int
+    tracking_code: str
+    rule: str
+    kind: CommunicationKind
+    kind_label: str
+    channel: str
+    manual: bool  # held by a person and logged by the office
+    state: CommunicationState
+    due_at: datetime | None
+    overdue: bool
+    reminded_at: datetime | None
+    done_at: datetime | None
+    delivery: str | None  # the outbox state of one the system sends: pending, sending, sent, failed
+    note: str | None
+    text: str | None = None  # a letter's text to print (only to the handling office, one at a time)
+
+
+class CommunicationLogged(BaseModel):
+    id: int
+    suggestion_id: int
+    kind: CommunicationKind
+    method: ContactMethod
+    at: datetime
+    summary: str
+    settled: list[int]  # the planned communications this log settled
+
+
 class SuggestionView(BaseModel):
     """What officials see. Proposer details appear only for those who need them."""
 
@@ -120,6 +154,7 @@ class SuggestionView(BaseModel):
     flow_run_id: str | None
     proposer: dict[str, Any] | None
     open_steps: list[StepView]
+    communications: list[PlannedCommunicationView]
     timeline: list[TimelineEntry]
 
 

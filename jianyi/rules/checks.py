@@ -175,6 +175,25 @@ def _routing(sources: Sequence[Source], units: Mapping[str, UnitKind] | None) ->
     return problems
 
 
+def _templates(sources: Sequence[Source]) -> list[Problem]:
+    """Every template exists for its channel and renders with what its trigger gives (mail.py)."""
+    # Imported here: the mail module pulls in Jinja2, which only this check of the rules needs.
+    from jianyi.services.mail import template_problem
+
+    problems: list[Problem] = []
+    for source, loc, rule in _items(sources, "communications"):
+        if rule.template is None:
+            continue
+        trigger = (
+            f"event:{rule.trigger.event.value}" if rule.trigger.event else f"stage:{rule.trigger.stage.value}"
+        )
+        # A person holds a manual one: its template is a text to print (a letter) or to read out.
+        problem = template_problem(rule.template, "letter" if rule.manual else rule.channel, trigger)
+        if problem is not None:
+            problems.append(_at(source, (*loc, "template"), problem))
+    return problems
+
+
 def check_sources(
     sources: Sequence[Source],
     *,
@@ -192,6 +211,7 @@ def check_sources(
         *_deadlines(sources, directory, complete=complete),
         *_extensions(sources),
         *_routing(sources, units),
+        *_templates(sources),
     ]
 
 

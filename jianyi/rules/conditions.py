@@ -40,6 +40,7 @@ VARIABLES: dict[str, str] = {
     "suggestion.campaign": "string",  # campaign code, "" when none
     "suggestion.district": "string",  # code of the district office, e.g. "pudong-office"
     "suggestion.stage": "string",  # Stage value
+    "suggestion.outcome": "string",  # Outcome value once closed, e.g. "redirected"; "" before
     "suggestion.rework_count": "int",  # opinions returned by the review
     "suggestion.rehandle_count": "int",  # re-handlings after "not satisfied"
     "suggestion.instructed": "bool",  # a leader wrote an instruction (批示)
@@ -47,6 +48,7 @@ VARIABLES: dict[str, str] = {
     "proposer.anonymous": "bool",
     "proposer.has_email": "bool",
     "proposer.has_phone": "bool",
+    "reply.method": "string",  # how the office replied (email, phone, letter…); "" outside the reply_sent event
     "overdue_working_days": "int",  # working days past the step's due date (0 when not yet due)
 }
 

@@ -136,6 +136,18 @@ def extension_for(ruleset: RuleSet, *, step_kind: StepKind) -> ExtensionRule | N
     return next((rule for rule in ruleset.extensions if step_kind in rule.applies_to), None)
 
 
+def triggered_communications(
+    ruleset: RuleSet, *, event: CommunicationEvent | None = None, stage: Stage | None = None
+) -> list[CommunicationRule]:
+    """The communications this event (or entering this stage) triggers, whatever their conditions."""
+    return [
+        rule
+        for rule in ruleset.communications
+        if (event is not None and rule.trigger.event == event)
+        or (stage is not None and rule.trigger.stage == stage)
+    ]
+
+
 def communications_for(
     ruleset: RuleSet,
     *,
@@ -146,12 +158,8 @@ def communications_for(
     """The communications this event (or entering this stage) triggers and whose condition holds."""
     return [
         rule
-        for rule in ruleset.communications
-        if (
-            (event is not None and rule.trigger.event == event)
-            or (stage is not None and rule.trigger.stage == stage)
-        )
-        and (rule.condition is None or rule.condition.evaluate(context))
+        for rule in triggered_communications(ruleset, event=event, stage=stage)
+        if rule.condition is None or rule.condition.evaluate(context)
     ]
 
 

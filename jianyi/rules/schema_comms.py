@@ -29,8 +29,8 @@ class CommunicationEvent(StrEnum):
 
 
 Medium = Literal["email", "phone", "meeting", "letter", "sms"]
-# Nobody can send a call or a meeting: someone holds it and logs it, so it must be manual.
-_PERSONAL: frozenset[str] = frozenset({"phone", "meeting"})
+# The system cannot hold a call or a meeting, nor post a letter: a person does and logs it (manual).
+_PERSONAL: frozenset[str] = frozenset({"phone", "meeting", "letter"})
 
 
 class Trigger(RuleModel):
@@ -88,7 +88,7 @@ class CommunicationRule(RuleModel):
         if self.channel in _PERSONAL and not self.manual:
             raise refuse(
                 "manual",
-                f"a {self.channel} communication is held by a person: it must be manual: true",
+                f"a {self.channel} is held (or posted) by a person, not sent by the system: it must be manual: true",
                 key="manual",
             )
         if not self.manual and self.template is None:

@@ -1,4 +1,4 @@
-"""The whole system on one machine: SMTP sink, Prefect server, API and executor processes.
+"""The whole system on one machine: SMTP and SMS sinks, Prefect server, API and executor processes.
 
 ``jianyi up`` and the end-to-end tests start it the same way, so what the tests prove is what an
 office runs. The API and the executor are child processes (``python -m jianyi api|executor``): the
@@ -19,6 +19,7 @@ import httpx
 
 from jianyi.runtime.ports import free_port
 from jianyi.runtime.prefect_server import PrefectServer
+from jianyi.runtime.sms_sink import SmsSink
 from jianyi.runtime.smtp_sink import SmtpSink
 
 
@@ -32,6 +33,7 @@ class System:
         prefect_port: int | None = None,
         prefect_ui: bool = True,
         smtp_port: int | None = None,
+        sms_port: int | None = None,
         database_url: str | None = None,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
@@ -45,6 +47,8 @@ class System:
         if prefect_api_url is None:
             self.prefect = PrefectServer(self.home / "prefect", port=prefect_port, ui=prefect_ui)
         self.sink = SmtpSink(self.home / "mail", port=self.smtp_port)
+        # The SMS gateway proposers' text messages go to (JIANYI_SMS_GATEWAY_URL of the processes).
+        self.sms = SmsSink(self.home / "sms", port=sms_port)
         self.api: subprocess.Popen[bytes] | None = None
         self.executor: subprocess.Popen[bytes] | None = None
 
@@ -61,6 +65,7 @@ class System:
             "JIANYI_PORT": str(self.api_port),
             "JIANYI_SMTP_HOST": "127.0.0.1",
             "JIANYI_SMTP_PORT": str(self.smtp_port),
+            "JIANYI_SMS_GATEWAY_URL": self.sms.url,
             "PREFECT_API_URL": self.prefect_api_url,
             # Client-side Prefect state (results, profiles) stays in the data directory, not in ~/.prefect.
             "PREFECT_HOME": str(self.home / "prefect-client"),
@@ -70,9 +75,10 @@ class System:
         }
 
     def start_services(self) -> None:
-        """SMTP sink and Prefect server: the real components the processes talk to."""
+        """SMTP and SMS sinks and Prefect server: the real components the processes talk to."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.sink.start()
+        self.sms.start()
         if self.prefect is not None:
             self.prefect.start()
             self.prefect_api_url = self.prefect.api_url
@@ -124,3 +130,4 @@ class System:
         if self.prefect is not None:
             self.prefect.stop()
         self.sink.stop()
+        self.sms.stop()

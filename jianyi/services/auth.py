@@ -54,7 +54,12 @@ def create_user(
         )
     token = secrets.token_urlsafe(32)
     user = User(
-        name=name, role=role, unit_id=unit.id if unit else None, token_hash=hash_token(token), email=email, head=head
+        name=name,
+        role=role,
+        unit_id=unit.id if unit else None,
+        token_hash=hash_token(token),
+        email=email,
+        head=head,
     )
     session.add(user)
     session.flush()

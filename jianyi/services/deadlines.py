@@ -63,9 +63,15 @@ def _code(session: Session, unit_id: int | None) -> str:
     return unit.code if unit else ""
 
 
-def context(session: Session, step: Step, suggestion: Suggestion, *, overdue: int = 0) -> dict[str, Any]:
-    """What rule conditions see (``jianyi rules variables``)."""
-    proposer = session.get(Proposer, suggestion.proposer_id)
+def suggestion_context(
+    session: Session, suggestion: Suggestion, *, proposer: Proposer | None = None
+) -> dict[str, Any]:
+    """The suggestion and proposer variables of rule conditions (``jianyi rules variables``).
+
+    ``proposer`` overrides the suggestion's own: a merged duplicate's proposer hears the outcome
+    of the suggestion it was merged into.
+    """
+    proposer = proposer or session.get(Proposer, suggestion.proposer_id)
     office = session.get(Unit, suggestion.office_unit_id)
     co_units = session.scalar(
         select(func.count())
@@ -77,13 +83,6 @@ def context(session: Session, step: Step, suggestion: Suggestion, *, overdue: in
         )
     )
     return {
-        "step": {
-            "kind": step.kind.value,
-            "unit": _code(session, step.unit_id),
-            "role": step.role.value,
-            "iteration": step.iteration,
-            "optional": step.optional,
-        },
         "suggestion": {
             "level": suggestion.level.value if suggestion.level else "",
             "channel": suggestion.channel.value,
@@ -91,6 +90,7 @@ def context(session: Session, step: Step, suggestion: Suggestion, *, overdue: in
             "campaign": suggestion.campaign or "",
             "district": office.code if office is not None and office.kind is UnitKind.district_office else "",
             "stage": suggestion.stage.value,
+            "outcome": suggestion.outcome.value if suggestion.outcome else "",
             "rework_count": suggestion.rework_count,
             "rehandle_count": suggestion.rehandle_count,
             "instructed": suggestion.instructed,
@@ -100,6 +100,20 @@ def context(session: Session, step: Step, suggestion: Suggestion, *, overdue: in
             "anonymous": bool(proposer and proposer.anonymous),
             "has_email": bool(proposer and proposer.email),
             "has_phone": bool(proposer and proposer.phone),
+        },
+    }
+
+
+def context(session: Session, step: Step, suggestion: Suggestion, *, overdue: int = 0) -> dict[str, Any]:
+    """What rule conditions about a step see (``jianyi rules variables``)."""
+    return {
+        **suggestion_context(session, suggestion),
+        "step": {
+            "kind": step.kind.value,
+            "unit": _code(session, step.unit_id),
+            "role": step.role.value,
+            "iteration": step.iteration,
+            "optional": step.optional,
         },
         "overdue_working_days": overdue,
     }

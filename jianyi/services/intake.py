@@ -17,7 +17,8 @@ from jianyi.models import Proposer, Suggestion, Unit
 from jianyi.models.base import utcnow
 from jianyi.models.enums import Stage, UnitKind
 from jianyi.models.schemas import IntakeResult, SuggestionIn
-from jianyi.services import audit, notify
+from jianyi.rules.schema_comms import CommunicationEvent
+from jianyi.services import audit, communications
 from jianyi.services.actors import Actor
 from jianyi.services.errors import InvalidInput
 from jianyi.services.network import UnknownUnit, get_unit_by_code
@@ -120,5 +121,12 @@ def submit(session: Session, *, actor: Actor, data: SuggestionIn) -> IntakeResul
         suggestion_id=suggestion.id,
         detail={"channel": data.channel.value, "channel_ref": data.channel_ref, "office_unit_id": office.id},
     )
-    notify.acknowledge(session, suggestion=suggestion)
+    communications.on_event(
+        session,
+        suggestion,
+        CommunicationEvent.suggestion_received,
+        now=now,
+        cause="intake",
+        values={"check_code": suggestion.check_code},
+    )
     return _result(suggestion, created=True)

@@ -5,6 +5,7 @@ Only the suggestion's title and codes and the step are named: never the proposer
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,13 +26,14 @@ SUBJECTS = {
     "notify_head": "【告知】本单位有待办事项到期",
     "supervision_order": "【督办单】请限期答复",
     "escalate": "【提级督办】下级单位超期事项",
+    "communication_overdue": "【提醒】与建议人的沟通已逾期",
 }
 
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     return Environment(
-        loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates" / "mail"),
+        loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates" / "official"),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -58,31 +60,40 @@ def send(
     key: str,
     to: list[User],
     unit: Unit,
-    step: Step,
     suggestion: Suggestion,
     summary: str,
+    step: Step | None = None,
+    item: str | None = None,
+    due_at: datetime | None = None,
+    link: str | None = None,
     overdue: int = 0,
     answer_within: int | None = None,
 ) -> int:
-    """Queue one notice per recipient; ``key`` makes a repeated cause queue nothing new."""
+    """Queue one notice per recipient; ``key`` makes a repeated cause queue nothing new.
+
+    The notice is about a ``step`` (its label, due date and link), or about another ``item`` the
+    unit owes (e.g. a call to the proposer) with its own ``due_at`` and ``link``.
+    """
     office = session.get(Unit, suggestion.office_unit_id)
+    due_at = due_at or (step.due_at if step is not None else None)
     values = {
         "unit_name": unit.name,
         "summary": summary,
         "title": suggestion.title,
         "tracking_code": suggestion.tracking_code,
-        "step_label": STEP_LABELS[step.kind],
-        "due": step.due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if step.due_at else None,
+        "step_label": item or (STEP_LABELS[step.kind] if step is not None else ""),
+        "due": due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due_at else None,
         "overdue": overdue,
         "answer_within": answer_within,
-        "link": f"{get_settings().resolved_public_url}/api/steps/{step.id}",
+        "link": link
+        or f"{get_settings().resolved_public_url}/api/{f'steps/{step.id}' if step else f'suggestions/{suggestion.id}'}",
         "office_name": office.name if office else "",
     }
     env = _environment()
     mail = RenderedMail(
         subject=f"{SUBJECTS[kind]}：{suggestion.title}（{suggestion.tracking_code}）",
-        text=env.get_template("official.txt.j2").render(values),
-        html=env.get_template("official.html.j2").render(values),
+        text=env.get_template("notice.txt.j2").render(values),
+        html=env.get_template("notice.html.j2").render(values),
     )
     for user in to:
         assert user.email is not None

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jianyi.models import OutboxMessage
-from jianyi.models.enums import OutboxState
+from jianyi.models.enums import OutboxChannel, OutboxState
 from jianyi.services.mail import RenderedMail
 
 
@@ -27,8 +27,10 @@ def queue_mail(
     kind: str,
     to_addr: str,
     mail: RenderedMail,
+    channel: OutboxChannel = OutboxChannel.email,
 ) -> OutboxMessage | None:
-    """Queue one mail; the same `dedupe_key` (the cause, e.g. "ack:42") queues it only once.
+    """Queue one mail (or, with `channel` sms, one text message: `to_addr` is the phone number and
+    `mail.text` the message); the same `dedupe_key` (the cause, e.g. "ack:42") queues it only once.
 
     Returns the new message, or the one already queued under that key; None when there is no
     address to send to (an anonymous proposer, or one who left only a phone number).
@@ -45,6 +47,7 @@ def queue_mail(
         dedupe_key=dedupe_key,
         suggestion_id=suggestion_id,
         kind=kind,
+        channel=channel,
         to_addr=to_addr,
         subject=mail.subject,
         body_text=mail.text,

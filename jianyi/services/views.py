@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jianyi.models import Assignment, Communication, Proposer, StageEntry, Step, Suggestion, Unit
+from jianyi.models.base import utcnow
 from jianyi.models.enums import (
     OUTCOME_LABELS,
     STAGE_LABELS,
@@ -29,7 +30,7 @@ from jianyi.models.enums import (
 from jianyi.models.schemas import PublicTracking, StepView, SuggestionView, TimelineEntry
 from jianyi.models.step_inputs import STEP_INPUTS
 from jianyi.rules.lookup import route_rule
-from jianyi.services import deadlines
+from jianyi.services import communication_duties, deadlines
 from jianyi.services.actors import Actor
 from jianyi.services.errors import Forbidden, NotFound
 
@@ -109,7 +110,9 @@ def step_view(session: Session, step: Step, *, with_schema: bool = False) -> Ste
         due_provisional=step.due_provisional,
         input=step.input,
         input_schema=STEP_INPUTS[step.kind].model_json_schema() if with_schema else None,
-        proposal=_triage_proposal(session, suggestion) if with_schema and step.kind is StepKind.triage else None,
+        proposal=_triage_proposal(session, suggestion)
+        if with_schema and step.kind is StepKind.triage
+        else None,
     )
 
 
@@ -231,6 +234,7 @@ def suggestion_view(session: Session, *, actor: Actor, suggestion_id: int) -> Su
         flow_run_id=suggestion.flow_run_id,
         proposer=proposer_view,
         open_steps=[step_view(session, s) for s in open_steps],
+        communications=communication_duties.of_suggestion(session, suggestion.id, now=utcnow()),
         timeline=_timeline(session, suggestion, public=False),
     )
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from support import SCENARIOS, SUGGESTION, OpenStep, Play, Scenario, triage
 
 from jianyi.models import AuditEntry, OutboxMessage, StageEntry, Step, Suggestion, Unit
-from jianyi.models.enums import Outcome, Stage, StepKind, StepState
+from jianyi.models.enums import Outcome, OutboxChannel, Stage, StepKind, StepState
 from jianyi.models.schemas import SuggestionIn
 from jianyi.services import intake, steps
 from jianyi.services.errors import Conflict, Forbidden, InvalidInput
@@ -105,12 +105,13 @@ def test_every_outcome(driver: EngineDriver, sessions: sessionmaker[Session], sc
                 Step.suggestion_id == suggestion_id, Step.state.in_((StepState.open, StepState.submitted))
             )
         ).all()
-        mails = session.scalars(
-            select(OutboxMessage.kind)
+        messages = session.execute(
+            select(OutboxMessage.channel, OutboxMessage.kind)
             .where(OutboxMessage.suggestion_id == suggestion_id)
             .order_by(OutboxMessage.id)
         ).all()
-        assert list(mails) == scenario.mails
+        assert [kind for channel, kind in messages if channel is OutboxChannel.email] == scenario.mails
+        assert [kind for channel, kind in messages if channel is OutboxChannel.sms] == scenario.texts
         history = session.scalars(
             select(StageEntry.stage).where(StageEntry.suggestion_id == suggestion_id).order_by(StageEntry.id)
         ).all()

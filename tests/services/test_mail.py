@@ -1,10 +1,19 @@
-"""Rendering of the mails to proposers: Chinese, both parts, the tracking link, escaped HTML."""
+"""Rendering of the messages to proposers: Chinese, both parts of a mail, the tracking link, escaped
+HTML, short SMS texts, and templates checked against what their trigger gives."""
 
 from __future__ import annotations
 
 import pytest
 
-from jianyi.services.mail import MAIL_KINDS, MailContext, UnknownMailKind, render_mail, with_query
+from jianyi.services.mail import (
+    MailContext,
+    UnknownTemplate,
+    render,
+    render_mail,
+    template_names,
+    template_problem,
+    with_query,
+)
 
 TRACKING_URL = "http://127.0.0.1:8700/track/SH20260001?check=k3y"
 
@@ -20,12 +29,13 @@ def _context(**changes: str | None) -> MailContext:
         "reason": "已纳入年度实事项目",
         "reply_text": "经市交通委研究，拟于明年增设站点。",
         "original_tracking_code": "SH20250999",
+        "commendation": "2026年度优秀人民建议（一等）",
     }
     values.update(changes)
     return MailContext.model_validate(values)
 
 
-@pytest.mark.parametrize("kind", sorted(MAIL_KINDS))
+@pytest.mark.parametrize("kind", template_names("email"))
 def test_every_kind_has_a_chinese_subject_both_parts_and_the_tracking_link(kind: str) -> None:
     mail = render_mail(kind, _context())
     assert "SH20260001" in mail.subject
@@ -54,8 +64,25 @@ def test_reply_carries_the_reply_and_a_rating_link() -> None:
     assert "经市交通委研究，拟于明年增设站点。" in mail.text
     assert f"{TRACKING_URL}&rate=1" in mail.text
     assert f'href="{TRACKING_URL}&amp;rate=1"' in mail.html
-    with pytest.raises(ValueError, match="reply_text"):
-        render_mail("reply", _context(reply_text=None))
+
+
+def test_a_template_using_what_its_trigger_does_not_give_is_refused() -> None:
+    assert template_problem("reply", "email", "event:reply_sent") is None
+    problem = template_problem("reply", "email", "event:opinion_accepted")
+    assert problem is not None and "reply_text" in problem and "opinion_accepted" in problem
+    assert template_problem("outcome", "email", "stage:closed") is None
+    assert template_problem("commendation", "letter", "event:commended") is None
+    missing = template_problem("rating_request", "email", "event:reply_sent")
+    assert missing is not None and "rating_request.txt.j2" in missing
+
+
+def test_sms_texts_are_short_carry_the_link_and_the_codes() -> None:
+    values = _context().model_dump() | {"rating_url": f"{TRACKING_URL}&rate=1"}
+    ack = render("acknowledgement", "sms", values)
+    assert ack.html == "" and "\n" not in ack.text
+    assert "SH20260001" in ack.text and "k3y" in ack.text and TRACKING_URL in ack.text
+    rate = render("rating_request", "sms", values)
+    assert f"{TRACKING_URL}&rate=1" in rate.text and len(rate.text) < 140
 
 
 def test_outcome_merged_and_redirected_say_what_happened() -> None:
@@ -87,9 +114,10 @@ def test_no_name_greets_the_proposer_as_such_and_names_nobody_else() -> None:
     assert "李明" not in mail.text + mail.html
 
 
-def test_unknown_kind_is_refused() -> None:
-    with pytest.raises(UnknownMailKind, match="thanks"):
+def test_unknown_template_is_refused() -> None:
+    with pytest.raises(UnknownTemplate, match="thanks"):
         render_mail("thanks", _context())
+    assert "acknowledgement" in template_names("sms") and "reply" not in template_names("sms")
 
 
 def test_with_query_adds_to_an_existing_query_or_starts_one() -> None:

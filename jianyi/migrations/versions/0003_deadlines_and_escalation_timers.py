@@ -57,7 +57,9 @@ def upgrade() -> None:
     with op.batch_alter_table("steps", schema=None) as batch_op:
         batch_op.add_column(sa.Column("due_working_days", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("due_rule", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("due_provisional", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(
+            sa.Column("due_provisional", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
     with op.batch_alter_table("suggestions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("escalated_to_unit_id", sa.Integer(), nullable=True))

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jianyi.models import Assignment, StageEntry, Step, Suggestion
@@ -23,7 +23,8 @@ from jianyi.models.enums import (
     StepKind,
     StepState,
 )
-from jianyi.services import audit, deadlines, notify
+from jianyi.rules.schema_comms import CommunicationEvent
+from jianyi.services import audit, communications, deadlines
 from jianyi.services.actors import FLOW
 
 OPEN_STATES = (StepState.open, StepState.submitted)
@@ -161,6 +162,14 @@ class Case:
             suggestion_id=self.id,
             detail={"stage": stage.value, "from": previous.value if current is not None else None},
         )
+        self.session.flush()  # the stage entry counts: its n-th entry is the communications' cause
+        communications.on_stage(self.session, self.suggestion, stage, now=self.now)
+
+    def communicate(self, event: CommunicationEvent, *, cause: str, **values: str | None) -> None:
+        """Tell the communications rules what happened (they decide who hears of it, and how)."""
+        communications.on_event(
+            self.session, self.suggestion, event, now=self.now, cause=cause, values=values
+        )
 
     # --- referral (转办) --------------------------------------------------------------------------
 
@@ -196,6 +205,12 @@ class Case:
                 assignment_id=co.id,
             )
             self._open_objection(co)
+        referrals = self.session.scalar(
+            select(func.count())
+            .select_from(StageEntry)
+            .where(StageEntry.suggestion_id == self.id, StageEntry.stage == Stage.referral)
+        )
+        self.communicate(CommunicationEvent.referred, cause=f"referral:{referrals}")
         self.enter_stage(Stage.research)
 
     def _assign(self, unit_id: int, role: AssignmentRole) -> Assignment:
@@ -268,13 +283,13 @@ class Case:
 
     # --- the end ---------------------------------------------------------------------------------
 
-    def close(self, outcome: Outcome, *, reason: str | None = None, message: str = "outcome") -> None:
-        """Final: record the outcome, cancel what is still open, tell the proposer (and merged proposers)."""
+    def close(self, outcome: Outcome, *, reason: str | None = None) -> None:
+        """Final: record the outcome, cancel what is still open; entering the closed stage tells the
+        proposer (and the merged proposers) as the communications rules say."""
         suggestion = self.suggestion
         suggestion.outcome = outcome
         suggestion.outcome_reason = reason
         suggestion.closed_at = self.now
-        self.enter_stage(Stage.closed)
         self.cancel(self.steps(states=[StepState.open]), reason=f"closed: {outcome.value}")
         for assignment in self.assignments():
             assignment.state = AssignmentState.done
@@ -286,4 +301,5 @@ class Case:
             suggestion_id=self.id,
             detail={"outcome": outcome.value, "reason": reason},
         )
-        notify.tell_outcome(self.session, suggestion=suggestion, template=message)
+        self.enter_stage(Stage.closed)
+        self.communicate(CommunicationEvent.closed, cause="closed")

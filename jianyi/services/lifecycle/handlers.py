@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select
 
 from jianyi.models import (
-    Communication,
     ImplementationProgress,
     LeaderInstruction,
     Opinion,
@@ -52,7 +51,8 @@ from jianyi.models.step_inputs import (
     StepInput,
     TriageInput,
 )
-from jianyi.services import deadlines, notify
+from jianyi.rules.schema_comms import CommunicationEvent
+from jianyi.services import communications, deadlines
 from jianyi.services.lifecycle.case import Case
 from jianyi.services.network import get_unit_by_code
 
@@ -68,18 +68,21 @@ def _unit_id(case: Case, code: str) -> int:
 
 
 def _log(case: Case, step: Step, kind: CommunicationKind, method: Any, summary: str) -> None:
-    case.session.add(
-        Communication(
-            suggestion_id=case.id,
-            proposer_id=case.suggestion.proposer_id,
-            kind=kind,
-            method=method,
-            at=case.now,
-            summary=summary,
-            by_user_id=step.completed_by_id,
-            step_id=step.id,
-        )
+    """A contact the step's unit held and reported: it settles that kind's awaited communication."""
+    communications.record(
+        case.session,
+        suggestion=case.suggestion,
+        kind=kind,
+        method=method,
+        summary=summary,
+        at=case.now,
+        by_user_id=step.completed_by_id,
+        step_id=step.id,
     )
+
+
+def _cause(step: Step) -> str:
+    return f"step:{step.id}"
 
 
 # --- 1. triage ---------------------------------------------------------------------------------
@@ -88,10 +91,11 @@ def _log(case: Case, step: Step, kind: CommunicationKind, method: Any, summary: 
 def triage(case: Case, step: Step, data: TriageInput) -> None:
     s = case.suggestion
     s.kind, s.category, s.level, s.triage_note = data.kind, data.category, data.level, data.note
+    case.communicate(CommunicationEvent.triaged, cause=_cause(step))
     if data.kind is SuggestionKind.complaint:
-        case.close(Outcome.redirected, reason=data.note, message="redirected")
+        case.close(Outcome.redirected, reason=data.note)
     elif data.kind is SuggestionKind.out_of_scope:
-        case.close(Outcome.out_of_scope, reason=data.reason_code, message="outcome")
+        case.close(Outcome.out_of_scope, reason=data.reason_code)
     elif data.kind is SuggestionKind.duplicate:
         assert data.duplicate_of is not None  # checked by the input model
         original = case.session.scalar(
@@ -99,7 +103,7 @@ def triage(case: Case, step: Step, data: TriageInput) -> None:
         )
         assert original is not None  # checked on submission
         s.duplicate_of_id = original.duplicate_of_id or original.id
-        case.close(Outcome.merged, reason=data.duplicate_of, message="merged")
+        case.close(Outcome.merged, reason=data.duplicate_of)
     elif data.level is Level.important:
         # Important items are refined with the proposer before they go into the digest (事前沟通).
         assert data.lead_unit is not None
@@ -137,6 +141,8 @@ def leader_instruction(case: Case, step: Step, data: LeaderInstructionInput) -> 
         )
     )
     case.suggestion.instructed = data.has_instruction
+    if data.has_instruction:
+        case.communicate(CommunicationEvent.leader_instructed, cause=_cause(step))
     triage_input = parse(case.steps(StepKind.triage)[-1])
     assert isinstance(triage_input, TriageInput)
     case.refer(lead_unit_id=case.suggestion.lead_unit_id, co_unit_ids=_co_ids(case, triage_input.co_units))
@@ -227,6 +233,7 @@ def extension_decision(case: Case, step: Step, data: ExtensionDecisionInput) -> 
 
 def review(case: Case, step: Step, data: ReviewInput) -> None:
     if data.action == "accept":
+        case.communicate(CommunicationEvent.opinion_accepted, cause=_cause(step))
         case.enter_stage(Stage.feedback)
         lead = case.lead_assignment()
         # A re-handled suggestion is replied to again: each round's reply is a step of its own.
@@ -260,7 +267,15 @@ def _back_to_research(case: Case) -> None:
 
 def reply(case: Case, step: Step, data: ReplyInput) -> None:
     _log(case, step, CommunicationKind.reply, data.method, data.text)
-    notify.tell_reply(case.session, suggestion=case.suggestion, step=step, text=data.text, method=data.method)
+    communications.on_event(
+        case.session,
+        case.suggestion,
+        CommunicationEvent.reply_sent,
+        now=case.now,
+        cause=_cause(step),
+        values={"reply_text": data.text},
+        reply_method=data.method.value,
+    )
     case.open_step(
         StepKind.rating,
         key=f"rating:{step.iteration}",
@@ -274,6 +289,8 @@ def rating(case: Case, step: Step, data: RatingInput | None) -> None:
     s = case.suggestion
     s.rating = data.rating if data is not None else "none"
     s.rating_comment = data.comment if data is not None else None
+    received = CommunicationEvent.rating_lapsed if data is None else CommunicationEvent.rating_received
+    case.communicate(received, cause=_cause(step))
     if data is not None and data.rating == "not_satisfied":
         case.open_office_step(
             StepKind.dissatisfaction_review,
@@ -335,6 +352,7 @@ def progress(case: Case, step: Step, data: ProgressInput) -> None:
         )
     )
     if data.implemented:
+        case.communicate(CommunicationEvent.implemented, cause=_cause(step))
         case.open_office_step(StepKind.post_adoption_communication, key="post_adoption_communication")
     else:
         _open_progress(case, iteration=step.iteration + 1)
@@ -353,6 +371,7 @@ def post_adoption_communication(case: Case, step: Step, data: PostAdoptionCommun
 def commendation_result(case: Case, step: Step, data: CommendationResultInput) -> None:
     if data.selected:
         tier = f"{data.year}年度优秀人民建议" + (f"（{data.tier}）" if data.tier else "")
+        case.communicate(CommunicationEvent.commended, cause=_cause(step), commendation=tier)
         case.close(Outcome.commended, reason=tier)
     else:
         case.close(Outcome.implemented, reason=None)
