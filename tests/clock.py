@@ -39,10 +39,10 @@ class Clock:
                 self.actors[key] = auth.actor_for(user)
             session.commit()
 
-    def submit(self, at: datetime, who: str = "huangpu") -> int:
+    def submit(self, at: datetime, who: str = "huangpu", data: dict[str, Any] | None = None) -> int:
         with self.sessions() as session:
             result = intake.submit(
-                session, actor=self.actors[who], data=SuggestionIn.model_validate(SUGGESTION)
+                session, actor=self.actors[who], data=SuggestionIn.model_validate(data or SUGGESTION), now=at
             )
             advance(session, suggestion_id=result.id, now=at)
             session.commit()

@@ -93,7 +93,7 @@ def _show_demo(system: System, office_token: str) -> None:
 
 
 def up() -> None:
-    """Start Prefect, the API, the executor and a local SMTP sink on 127.0.0.1; Ctrl-C stops everything."""
+    """Start Prefect, the API, the executor and local SMTP and SMS sinks on 127.0.0.1; Ctrl-C stops everything."""
     settings = get_settings()
     home = settings.home.resolve()
     system = System(
@@ -113,7 +113,7 @@ def up() -> None:
     signal.signal(signal.SIGTERM, _stop)
     try:
         typer.echo(f"data directory {home}")
-        typer.echo("starting the SMTP sink and the Prefect server (about 20 s on a new database)…")
+        typer.echo("starting the SMTP and SMS sinks and the Prefect server (about 20 s on a new database)…")
         system.start_services()
         upgrade(system.database_url)
         with session_scope(system.database_url) as session:
@@ -129,7 +129,8 @@ def up() -> None:
         typer.secho("\njianyi is up", bold=True)
         typer.echo(f"  API        {system.api_url}/docs")
         typer.echo(f"  Prefect UI {(system.prefect_api_url or '').removesuffix('/api')}")
-        typer.echo(f"  mailbox    {home / 'mail'} (every message to proposers, as .eml)")
+        typer.echo(f"  mailbox    {home / 'mail'} (every e-mail to proposers, as .eml)")
+        typer.echo(f"  SMS        {system.sms.log_path} (every text message, one JSON line each)")
         typer.echo(f"  logs       {home / 'api.log'}, {home / 'executor.log'}")
         typer.echo("  demo users (tokens also in demo-users.json):")
         for name, user in users.items():

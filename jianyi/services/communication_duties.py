@@ -121,7 +121,7 @@ def outstanding(
             Suggestion.office_unit_id == actor.unit_id
         )
     if overdue_only:
-        query = query.where(PlannedCommunication.due_at <= now)
+        query = query.where(PlannedCommunication.due_at < now)
     return list(
         session.scalars(query.order_by(PlannedCommunication.due_at, PlannedCommunication.id).limit(limit))
     )
@@ -219,7 +219,7 @@ def claim_overdue(session: Session, *, now: datetime, limit: int) -> list[int]:
         select(PlannedCommunication.id)
         .where(
             PlannedCommunication.state == CommunicationState.awaiting,
-            PlannedCommunication.due_at <= now,
+            PlannedCommunication.due_at < now,  # due_at is the last instant of the due day
             PlannedCommunication.reminded_at.is_(None),
         )
         .order_by(PlannedCommunication.due_at)

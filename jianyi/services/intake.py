@@ -8,6 +8,7 @@ starts as soon as it is back.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -69,8 +70,11 @@ def _result(suggestion: Suggestion, *, created: bool) -> IntakeResult:
     )
 
 
-def submit(session: Session, *, actor: Actor, data: SuggestionIn) -> IntakeResult:
-    """Accept a suggestion; the same channel reference twice returns the first one, unchanged."""
+def submit(
+    session: Session, *, actor: Actor, data: SuggestionIn, now: datetime | None = None
+) -> IntakeResult:
+    """Accept a suggestion; the same channel reference twice returns the first one, unchanged.
+    ``now`` is the instant of receipt (default: the present; tests jump the clock)."""
     existing = _existing(session, data)
     if existing is not None:
         return _result(existing, created=False)
@@ -84,7 +88,7 @@ def submit(session: Session, *, actor: Actor, data: SuggestionIn) -> IntakeResul
                 detail=[{"field": "region", "message": f"unknown unit code {data.region!r}"}],
             ) from exc
     office = handling_office(session, unit_id=actor.unit_id)
-    now = utcnow()
+    now = now or utcnow()
     proposer = Proposer(**data.proposer.model_dump(), created_at=now)
     suggestion = Suggestion(
         tracking_code=new_tracking_code(),

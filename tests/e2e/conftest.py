@@ -28,6 +28,7 @@ MAIL_KINDS_BY_SUBJECT = {
     "您的建议办理结果": "outcome",
     "您的建议已与同类建议合并办理": "merged",
     "您的诉求已转投诉求决渠道办理": "redirected",
+    "您的建议入选": "commendation",
 }
 
 

@@ -45,3 +45,9 @@ def test_every_outcome_through_the_api(running: Running) -> None:
     for play in plays:
         kinds = [mail_kind(m) for m in running.mails_to(f"{play.scenario.name}@example.com")]
         assert Counter(kinds) == Counter(play.scenario.mails), play.scenario.name
+
+    # Text messages went to the SMS gateway, once each (a reply by phone brings the rating link).
+    texts = sum(len(p.scenario.texts) for p in plays)
+    received = running.system.sms.wait_for(texts, timeout=60)
+    assert len(received) == texts and len({m.idempotency_key for m in received}) == texts
+    assert all("rate=1" in m.text for m in received)

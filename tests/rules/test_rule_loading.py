@@ -284,6 +284,19 @@ def test_a_phone_call_must_be_logged_by_hand(rules_dir: Path) -> None:
     assert "must be manual: true" in the_problem(rules_dir, key="manual").message
 
 
+def test_a_template_that_is_missing_or_needs_what_its_trigger_lacks_is_refused(rules_dir: Path) -> None:
+    # The reply's text exists once a reply is sent, not when the opinion is accepted.
+    edit(
+        rules_dir, "communications.yaml", "trigger: {event: reply_sent}", "trigger: {event: opinion_accepted}"
+    )
+    edit(rules_dir, "communications.yaml", "template: rating_request", "template: rating_reminder")
+    problems = {(p.file, p.rule, p.key): p.message for p in problems_of(rules_dir)}
+    reply = problems[("communications.yaml", "communication 'reply-email'", "template")]
+    assert "reply_text" in reply and "opinion_accepted" in reply
+    sms = problems[("communications.yaml", "communication 'rating-request-sms'", "template")]
+    assert "no sms template 'rating_reminder'" in sms and "rating_reminder.sms.j2" in sms
+
+
 def test_all_problems_of_all_files_are_reported_at_once(rules_dir: Path) -> None:
     ladder(rules_dir, form="fax")
     write(rules_dir, "extra.yaml", "routing:\n  - {id: Bad Id, lead: city-edu}\n")
