@@ -16,8 +16,15 @@ up: $(BIN)/.installed  ## start Prefect, the API, the executor and an SMTP sink 
 test: $(BIN)/.installed  ## the whole suite: units, PostgreSQL and SQLite, end to end on real servers
 	$(BIN)/pytest
 
+$(BIN)/.bench: $(BIN)/.installed
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,bench]"
+	touch $@
+
+bench: $(BIN)/.bench  ## the benchmarks (minutes; not in CI): make bench ARGS="--only sweep --quick"
+	$(BIN)/python -m bench.run $(ARGS)
+
 lint: $(BIN)/.installed
-	$(BIN)/ruff check jianyi tests
+	$(BIN)/ruff check jianyi tests bench
 	$(BIN)/mypy jianyi
 
 clean:

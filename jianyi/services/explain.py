@@ -1,4 +1,5 @@
-"""``rules explain``: which rules govern a suggestion now, what has fired and what will fire when."""
+"""``rules explain``: which rules govern a suggestion now, what has fired and what will fire when,
+and what the communications rules planned for its proposer (sent, awaited, reminded)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jianyi.models import Step, StepTimer
+from jianyi.models import PlannedCommunication, Step, StepTimer
 from jianyi.models.enums import STEP_LABELS, StepState
 from jianyi.rules.lookup import active_profiles
 from jianyi.services import deadlines
@@ -62,4 +63,20 @@ def explain(session: Session, *, suggestion_id: int) -> dict[str, Any]:
         "bulletin": suggestion.bulletin_period,
         "open_steps": open_now,
         "history": [r for r in result if r not in open_now],
+        "communications": [
+            {
+                "rule": c.rule_id,
+                "kind": c.kind.value,
+                "channel": c.channel,
+                "state": c.state.value,
+                "due": _local(c.due_at),
+                "reminded": _local(c.reminded_at),
+                "note": c.note,
+            }
+            for c in session.scalars(
+                select(PlannedCommunication)
+                .where(PlannedCommunication.suggestion_id == suggestion.id)
+                .order_by(PlannedCommunication.id)
+            )
+        ],
     }

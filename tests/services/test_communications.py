@@ -4,6 +4,7 @@ office owes and logs (calls, meetings, letters), and the reminder when that is o
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -235,3 +236,67 @@ def test_an_overdue_communication_reminds_the_office_once(
     assert notice.to_addr == "wu@example.gov.cn"
     assert "表彰告知（信函）" in notice.body_text and "commendation-letter" in notice.body_text
     assert "张三" not in notice.body_text + notice.subject  # no proposer's personal data to officials
+
+
+def test_the_office_lists_shows_and_logs_through_the_cli_and_the_http_api(
+    sessions: sessionmaker[Session], clock: Clock, users: Any, cli_on: Any
+) -> None:
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from jianyi.api.app import create_app
+    from jianyi.cli.main import app
+
+    suggestion_id = _to_commendation(sessions, clock, MONDAY)
+    letter = _plans(sessions, suggestion_id)["commendation-letter"]
+    office = {"JIANYI_TOKEN": users.tokens["huangpu"]}
+
+    listed = CliRunner().invoke(app, ["comms", "list"], env=office)
+    assert listed.exit_code == 0, listed.output
+    assert [(c["rule"], c["state"]) for c in json.loads(listed.output)] == [
+        ("commendation-letter", "awaiting")
+    ]
+    shown = CliRunner().invoke(app, ["comms", "show", str(letter.id)], env=office)
+    assert shown.exit_code == 0 and "优秀人民建议" in json.loads(shown.output)["text"]
+    explained = CliRunner().invoke(app, ["rules", "explain", str(suggestion_id)], env=office)
+    planned = {c["rule"]: c["state"] for c in json.loads(explained.output)["communications"]}
+    assert planned["commendation-letter"] == "awaiting" and planned["acknowledgement-email"] == "queued"
+
+    http = TestClient(create_app())
+    headers = {"Authorization": f"Bearer {users.tokens['huangpu']}"}
+    bad = http.post(
+        f"/api/suggestions/{suggestion_id}/communications", json={"kind": "commendation"}, headers=headers
+    )
+    assert bad.status_code == 422
+    assert {d["field"] for d in bad.json()["detail"]} == {"method", "summary"}
+    stranger = http.get(
+        f"/api/communications/{letter.id}", headers={"Authorization": f"Bearer {users.tokens['edu']}"}
+    )
+    assert stranger.status_code == 403
+
+    logged = CliRunner().invoke(
+        app,
+        [
+            "comms",
+            "log",
+            str(suggestion_id),
+            "--kind",
+            "commendation",
+            "--method",
+            "letter",
+            "--summary",
+            "已寄出",
+        ],
+        env=office,
+    )
+    assert logged.exit_code == 0, logged.output
+    assert json.loads(logged.output)["settled"] == [letter.id]
+    assert http.get("/api/communications", headers=headers).json() == []
+    again = CliRunner().invoke(
+        app,
+        ["comms", "log", str(suggestion_id), "--kind", "commendation", "--method", "fax", "--summary", "x"],
+        env=office,
+    )
+    assert again.exit_code == 2  # typer refuses an unknown method before anything is written
+    view = http.get(f"/api/suggestions/{suggestion_id}", headers=headers).json()
+    assert {c["rule"]: c["state"] for c in view["communications"]}["commendation-letter"] == "done"
