@@ -11,6 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -42,60 +43,55 @@ def sweep_once(now: datetime | None = None, *, limit: int = 500) -> Sweep:
     return Sweep(fired, reminded)
 
 
-def emit_reminder(item: communication_duties.Reminded) -> None:
+def _emit(
+    event: str, *, suggestion_id: int, tracking_code: str, flow_run_id: str | None, payload: dict[str, Any]
+) -> bool:
+    """One Prefect event about a suggestion, related to its flow run. False if it could not be sent:
+    what it reports is committed and audited already, so it is logged, never retried into a repeat."""
     related = []
-    if item.flow_run_id:
+    if flow_run_id:
         related.append(
-            {
-                "prefect.resource.id": f"prefect.flow-run.{item.flow_run_id}",
-                "prefect.resource.role": "flow-run",
-            }
+            {"prefect.resource.id": f"prefect.flow-run.{flow_run_id}", "prefect.resource.role": "flow-run"}
         )
     try:
         emit_event(
-            event="jianyi.communication.overdue",
+            event=event,
             resource={
-                "prefect.resource.id": f"jianyi.suggestion.{item.suggestion_id}",
-                "prefect.resource.name": item.tracking_code,
+                "prefect.resource.id": f"jianyi.suggestion.{suggestion_id}",
+                "prefect.resource.name": tracking_code,
             },
             related=related,
-            payload={
-                "planned_id": item.planned_id,
-                "rule": item.rule_id,
-                "kind": item.kind,
-                "channel": item.channel,
-            },
+            payload=payload,
         )
-    except Exception:  # the reminder is committed and audited; the event is a view of it
-        log.exception("could not emit the event of communication %s", item.planned_id)
+    except Exception:
+        log.exception("could not emit %s for suggestion %s", event, suggestion_id)
+        return False
+    return True
+
+
+def emit_reminder(item: communication_duties.Reminded) -> None:
+    _emit(
+        "jianyi.communication.overdue",
+        suggestion_id=item.suggestion_id,
+        tracking_code=item.tracking_code,
+        flow_run_id=item.flow_run_id,
+        payload={
+            "planned_id": item.planned_id,
+            "rule": item.rule_id,
+            "kind": item.kind,
+            "channel": item.channel,
+        },
+    )
 
 
 def emit(item: escalation.Fired) -> None:
-    related = []
-    if item.flow_run_id:
-        related.append(
-            {
-                "prefect.resource.id": f"prefect.flow-run.{item.flow_run_id}",
-                "prefect.resource.role": "flow-run",
-            }
-        )
-    try:
-        emit_event(
-            event=f"jianyi.supervision.{'-'.join(a['type'] for a in item.actions) or 'noop'}",
-            resource={
-                "prefect.resource.id": f"jianyi.suggestion.{item.suggestion_id}",
-                "prefect.resource.name": item.tracking_code,
-            },
-            related=related,
-            payload={
-                "step_id": item.step_id,
-                "ladder": item.ladder,
-                "rung": item.rung,
-                "actions": item.actions,
-            },
-        )
-    except Exception:  # the firing is committed and audited; the event is a view of it
-        log.exception("could not emit the event of timer %s", item.timer_id)
+    _emit(
+        f"jianyi.supervision.{'-'.join(a['type'] for a in item.actions) or 'noop'}",
+        suggestion_id=item.suggestion_id,
+        tracking_code=item.tracking_code,
+        flow_run_id=item.flow_run_id,
+        payload={"step_id": item.step_id, "ladder": item.ladder, "rung": item.rung, "actions": item.actions},
+    )
 
 
 def start(interval_seconds: float) -> AsyncIOScheduler:
