@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from jianyi.db import session_scope
 from jianyi.migrate import upgrade
 from jianyi.models.enums import Role
 from jianyi.rules.calendar import seed_from_chinese_calendar
+from jianyi.runtime.scaleout import ScaleOut
 from jianyi.runtime.system import System
 from jianyi.services import auth
 from jianyi.services.network import seed_network
@@ -92,18 +94,43 @@ def _show_demo(system: System, office_token: str) -> None:
     )
 
 
-def up() -> None:
+def up(
+    scale_out: bool = typer.Option(
+        False,
+        "--scale-out",
+        help="Prefect's documented multi-server layout: PostgreSQL, Redis, several Prefect API replicas "
+        "behind nginx, its services in their own process; several jianyi APIs and executors",
+    ),
+    prefect_apis: int = typer.Option(
+        2, "--prefect-apis", min=1, help="with --scale-out: Prefect API replicas"
+    ),
+    apis: int = typer.Option(2, "--apis", min=1, help="with --scale-out: jianyi API processes"),
+    executors: int = typer.Option(2, "--executors", min=1, help="with --scale-out: jianyi executors"),
+) -> None:
     """Start Prefect, the API, the executor and local SMTP and SMS sinks on 127.0.0.1; Ctrl-C stops everything."""
     settings = get_settings()
     home = settings.home.resolve()
-    system = System(
-        home,
-        api_port=settings.port,
-        prefect_api_url=os.environ.get("PREFECT_API_URL") or None,
-        prefect_port=settings.prefect_port,
-        smtp_port=settings.smtp_port,
-        database_url=settings.resolved_database_url,
-    )
+    scale: ScaleOut | None = None
+    if scale_out:
+        home = home / "scale-out"  # its own PostgreSQL data, apart from the default profile's files
+        scale = ScaleOut(
+            home,
+            prefect_apis=prefect_apis,
+            apis=apis,
+            executors=executors,
+            port=settings.port,
+            prefect_port=settings.prefect_port,
+        )
+        system = System(home)  # replaced by the profile's own once its services are up
+    else:
+        system = System(
+            home,
+            api_port=settings.port,
+            prefect_api_url=os.environ.get("PREFECT_API_URL") or None,
+            prefect_port=settings.prefect_port,
+            smtp_port=settings.smtp_port,
+            database_url=settings.resolved_database_url,
+        )
     stopping = False
 
     def _stop(*_args: object) -> None:
@@ -113,8 +140,17 @@ def up() -> None:
     signal.signal(signal.SIGTERM, _stop)
     try:
         typer.echo(f"data directory {home}")
-        typer.echo("starting the SMTP and SMS sinks and the Prefect server (about 20 s on a new database)…")
-        system.start_services()
+        if scale is not None:
+            typer.echo(
+                "starting PostgreSQL, Redis, "
+                f"{prefect_apis} Prefect API replicas + its services process, nginx, the SMTP and SMS sinks…"
+            )
+            system = scale.start_services()
+        else:
+            typer.echo(
+                "starting the SMTP and SMS sinks and the Prefect server (about 20 s on a new database)…"
+            )
+            system.start_services()
         upgrade(system.database_url)
         with session_scope(system.database_url) as session:
             created = seed_network(session)
@@ -124,14 +160,24 @@ def up() -> None:
         if days:
             typer.echo(f"working-day calendar seeded: {days} days from chinese_calendar")
         users = _demo_users(home, system.database_url)
-        system.start_api()
-        system.start_executor()
-        typer.secho("\njianyi is up", bold=True)
+        if scale is not None:
+            scale.start_apis()
+            scale.start_executors()
+            watched: list[tuple[str, subprocess.Popen[bytes] | None]]
+            watched = [(f"API {n}", p) for n, p in enumerate(scale.apis, 1)]
+            watched += [(f"executor {n}", p) for n, p in enumerate(scale.executors, 1)]
+        else:
+            system.start_api()
+            system.start_executor()
+            watched = [("API", system.api), ("executor", system.executor)]
+        typer.secho("\njianyi is up" + (" (scale-out profile)" if scale else ""), bold=True)
         typer.echo(f"  API        {system.api_url}/docs")
         typer.echo(f"  Prefect UI {(system.prefect_api_url or '').removesuffix('/api')}")
+        if scale is not None:
+            typer.echo(f"  processes  {', '.join(f'{k} ({v})' for k, v in scale.pids().items())}")
         typer.echo(f"  mailbox    {home / 'mail'} (every e-mail to proposers, as .eml)")
         typer.echo(f"  SMS        {system.sms.log_path} (every text message, one JSON line each)")
-        typer.echo(f"  logs       {home / 'api.log'}, {home / 'executor.log'}")
+        typer.echo(f"  logs       {home}/*.log")
         typer.echo("  demo users (tokens also in demo-users.json):")
         for name, user in users.items():
             typer.echo(f"    {user['role']:<10} {user['unit'] or '-':<16} {name}: {user['token']}")
@@ -142,7 +188,7 @@ def up() -> None:
         _show_demo(system, office)
         typer.echo(f"\ntry: JIANYI_TOKEN={office} .venv/bin/jianyi steps list\nCtrl-C stops everything.")
         while not stopping:
-            for name, proc in (("API", system.api), ("executor", system.executor)):
+            for name, proc in watched:
                 if proc is not None and proc.poll() is not None:
                     typer.secho(f"the {name} exited ({proc.returncode}); stopping", fg=typer.colors.RED)
                     stopping = True
@@ -151,4 +197,7 @@ def up() -> None:
         pass
     finally:
         typer.echo("stopping…")
-        system.stop()
+        if scale is not None:
+            scale.stop()
+        else:
+            system.stop()

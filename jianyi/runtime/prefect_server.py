@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Literal, Self
 
 import httpx
 
@@ -71,7 +71,12 @@ class PrefectServer:
         startup_timeout: float = 90.0,
         stop_grace: float = 10.0,
         extra_env: Mapping[str, str] | None = None,
+        role: Literal["all", "api", "services"] = "all",
     ) -> None:
+        """``role``: "all" is one process with the API and the background services (the default
+        profile); the scale-out profile runs "api" replicas (``--no-services``) and one
+        "services" process (``prefect server services start``), as Prefect documents."""
+        self.role = role
         self.directory = Path(directory).resolve()
         self.port = port if port is not None else free_port()
         if database_url is not None and not database_url.startswith(_SUPPORTED_DB_PREFIXES):
@@ -151,7 +156,11 @@ class PrefectServer:
     def command(self) -> list[str]:
         # `python -m prefect` with our own interpreter: works whether or not the venv's
         # bin/ is on PATH, and always runs the Prefect this process imports.
-        return [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(self.port)]
+        prefect = [sys.executable, "-m", "prefect", "server"]
+        if self.role == "services":
+            return [*prefect, "services", "start"]
+        api = [*prefect, "start", "--host", HOST, "--port", str(self.port)]
+        return [*api, "--no-services"] if self.role == "api" else api
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -184,6 +193,12 @@ class PrefectServer:
 
     def _wait_healthy(self) -> None:
         assert self._process is not None
+        if self.role == "services":  # no HTTP of its own: up once it has stayed up a few seconds
+            time.sleep(3.0)
+            code = _exit_status(self._process)
+            if code is not None:
+                raise PrefectServerError(f"Prefect services exited with code {code}.\n{self.log_tail()}")
+            return
         deadline = time.monotonic() + self.startup_timeout
         last_error = "no answer yet"
         with httpx.Client(timeout=2.0) as client:

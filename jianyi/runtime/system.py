@@ -83,18 +83,21 @@ class System:
             self.prefect.start()
             self.prefect_api_url = self.prefect.api_url
 
-    def _spawn(self, command: str, log_name: str) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, command: str, log_name: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """``python -m jianyi COMMAND`` with this system's environment (plus ``env``), logging to a file."""
         log = open(self.home / log_name, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         return subprocess.Popen(
             [sys.executable, "-m", "jianyi", command],
-            env={**os.environ, **self.env()},
+            env={**os.environ, **self.env(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
 
     def start_api(self, timeout: float = 60) -> None:
-        self.api = self._spawn("api", "api.log")
+        self.api = self.spawn("api", "api.log")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.api.poll() is not None:
@@ -108,7 +111,7 @@ class System:
         raise RuntimeError(f"the API did not answer within {timeout} s; see {self.home / 'api.log'}")
 
     def start_executor(self) -> None:
-        self.executor = self._spawn("executor", "executor.log")
+        self.executor = self.spawn("executor", "executor.log")
 
     def kill_executor(self) -> None:
         """SIGKILL, as a crash or an OOM kill would: no cleanup, no graceful end of attempts."""
