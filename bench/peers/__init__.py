@@ -1,0 +1,1 @@
+"""Peer engines the benchmarks set beside jianyi for context: the same process, run by someone else's engine."""
