@@ -87,7 +87,7 @@ def _chart(figures: list[Figure], path: Path) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(shown) + 1.5))
     colors = ["#2a7" if f.met else ("#c33" if f.met is False else "#888") for f in shown]
-    ax.barh([f.key for f in shown], [f.ratio for f in shown], color=colors)  # type: ignore[misc]
+    ax.barh([f.key for f in shown], [f.ratio or 0.0 for f in shown], color=colors)
     ax.set_xscale("log")
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xlabel("value ÷ same-run baseline (log scale)")
