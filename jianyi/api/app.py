@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from jianyi.api.deps import SessionDep
-from jianyi.api.routes import communications, steps, suggestions, track, units
+from jianyi.api.routes import board, communications, steps, suggestions, track, units
 from jianyi.services.errors import JianyiError, field_errors
 
 
@@ -45,6 +45,6 @@ def create_app() -> FastAPI:
         session.execute(text("select 1"))
         return {"status": "ok", "database": "ok"}
 
-    for module in (units, suggestions, steps, communications, track):
+    for module in (units, suggestions, steps, communications, track, board):
         app.include_router(module.router)
     return app

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jianyi.models.base import Base, utcnow
@@ -18,7 +18,11 @@ class Suggestion(Base):
 
     __tablename__ = "suggestions"
     # A channel that re-sends the same item must not create it twice.
-    __table_args__ = (UniqueConstraint("channel", "channel_ref", name="uq_suggestions_channel_ref"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_ref", name="uq_suggestions_channel_ref"),
+        # The supervision board counts open suggestions by stage and office from this index alone.
+        Index("ix_suggestions_stage_office", "stage", "office_unit_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tracking_code: Mapped[str] = mapped_column(String(32), unique=True)
