@@ -7,10 +7,12 @@ the dispatcher (jianyi.executor.dispatcher) delivers it at least once, however o
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from jianyi.models import OutboxMessage
+from jianyi.models.base import utcnow
 from jianyi.models.enums import OutboxChannel, OutboxState
 from jianyi.services.mail import RenderedMail
 
@@ -39,32 +41,33 @@ def queue_mail(
     to_addr = to_addr.strip()
     if not to_addr:
         return None
-    # Autoflush makes this select see a message added earlier in the same, uncommitted transaction.
-    existing = _by_key(session, dedupe_key)
-    if existing is not None:
-        return existing
-    message = OutboxMessage(
-        dedupe_key=dedupe_key,
-        suggestion_id=suggestion_id,
-        kind=kind,
-        channel=channel,
-        to_addr=to_addr,
-        subject=mail.subject,
-        body_text=mail.text,
-        body_html=mail.html,
-        state=OutboxState.pending,
-        attempts=0,
+    values = {
+        "dedupe_key": dedupe_key,
+        "suggestion_id": suggestion_id,
+        "kind": kind,
+        "channel": channel,
+        "to_addr": to_addr,
+        "subject": mail.subject,
+        "body_text": mail.text,
+        "body_html": mail.html,
+        "state": OutboxState.pending,
+        "attempts": 0,
+        "next_attempt_at": utcnow(),
+        "created_at": utcnow(),
+    }
+    # One statement: the unique index on dedupe_key decides, also against a concurrent transaction
+    # (PostgreSQL) and a message queued earlier in this one (autoflush). A sweep firing hundreds of
+    # rungs queues hundreds of mails, so the select-savepoint-insert-release it replaces mattered.
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
+        .returning(OutboxMessage)
     )
-    # A concurrent transaction may insert the same key between our select and our insert
-    # (PostgreSQL; SQLite writers are serialised). The savepoint keeps the caller's transaction
-    # usable when the unique index says so, and the winner's message is returned instead.
-    try:
-        with session.begin_nested():
-            session.add(message)
-            session.flush()
-    except IntegrityError:
-        winner = _by_key(session, dedupe_key)
-        if winner is None:
-            raise
-        return winner
+    message = session.scalars(statement).one_or_none()
+    if message is None:  # already queued under this key: that one stands
+        message = _by_key(session, dedupe_key)
+        assert message is not None
     return message
