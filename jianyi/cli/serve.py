@@ -26,9 +26,10 @@ def api() -> None:
     import uvicorn
 
     from jianyi.api.app import create_app
+    from jianyi.api.gate import ConcurrencyGate
 
     settings = get_settings()
-    uvicorn.run(create_app(), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(ConcurrencyGate(create_app()), host=settings.host, port=settings.port, log_level="info")
 
 
 def executor() -> None:

@@ -3,7 +3,10 @@ and re-schedule flow runs, and list the runs ready to execute."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +22,9 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.client.schemas.sorting import FlowRunSort
+from prefect.context import SettingsContext, get_settings_context
+from prefect.exceptions import PrefectHTTPStatusError
+from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, Settings
 from prefect.states import Pending, Scheduled
 
 from jianyi.flows.lifecycle import suggestion_lifecycle
@@ -74,8 +80,30 @@ async def claim(client: PrefectClient, run_id: UUID) -> bool:
     return result.status is SetStateStatus.ACCEPT
 
 
+# On SQLite, Prefect's resume endpoint reads the run, validates the input against its schema (tens of
+# milliseconds of CPU) and then writes, in a deferred transaction: any write committed meanwhile (another
+# run's state, a batch of events) makes it fail at once with "database is locked", answered 503, having
+# changed nothing. The client's own retry would wait 2 s, then 4 s, holding up every wake behind it;
+# what the conflict needs is another try straight away.
+RESUME_TRIES = 8
+
+
+@cache
+def _settings_without_client_retries() -> Settings:
+    return get_settings_context().settings.copy_with_update(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
+
+
 async def resume(client: PrefectClient, run_id: UUID, run_input: dict[str, Any]) -> tuple[bool, str]:
-    result = await client.resume_flow_run(run_id, run_input=run_input)
+    for attempt in range(1, RESUME_TRIES + 1):
+        try:
+            context = get_settings_context()
+            with SettingsContext(profile=context.profile, settings=_settings_without_client_retries()):
+                result = await client.resume_flow_run(run_id, run_input=run_input)
+            break
+        except PrefectHTTPStatusError as exc:
+            if exc.response.status_code != 503 or attempt == RESUME_TRIES:
+                raise
+            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # jittered, growing: a burst of writes passes
     if result.status is SetStateStatus.ACCEPT:
         return True, "resumed"
     reason = getattr(result.details, "reason", None) or result.status.value
