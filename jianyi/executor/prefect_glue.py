@@ -103,7 +103,9 @@ async def resume(client: PrefectClient, run_id: UUID, run_input: dict[str, Any])
         except PrefectHTTPStatusError as exc:
             if exc.response.status_code != 503 or attempt == RESUME_TRIES:
                 raise
-            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # jittered, growing: a burst of writes passes
+            await asyncio.sleep(
+                random.uniform(0.01, 0.05) * attempt
+            )  # jittered, growing: a burst of writes passes
     if result.status is SetStateStatus.ACCEPT:
         return True, "resumed"
     reason = getattr(result.details, "reason", None) or result.status.value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -29,6 +30,9 @@ from jianyi.settings import Settings, get_settings
 
 log = logging.getLogger("jianyi.executor")
 DEAD_STATES = {StateType.FAILED, StateType.CRASHED}
+# Starts, resumes and claims in flight at once. Each is a round trip of 0.1 s or more to a busy Prefect
+# server; one after another, every suggestion waited behind all the others at each step.
+ROUND_TRIPS = 8
 # After a resume, the run is claimed and its attempt applies the step within about a poll or two;
 # resuming it again in that time would only be refused.
 RESUME_GRACE_SECONDS = 2.0
@@ -90,11 +94,16 @@ class Executor:
 
     async def _start_runs(self, client: PrefectClient) -> None:
         assert self.deployment_id is not None
-        for item in await asyncio.to_thread(store.unstarted, 200):
+        deployment_id = self.deployment_id
+
+        async def start(item: store.Unstarted) -> None:
             run_id = await prefect_glue.create_run(
-                client, deployment_id=self.deployment_id, suggestion_id=item.suggestion_id, name=item.run_name
+                client, deployment_id=deployment_id, suggestion_id=item.suggestion_id, name=item.run_name
             )
             await asyncio.to_thread(store.record_flow_run, item.suggestion_id, str(run_id))
+
+        items = await asyncio.to_thread(store.unstarted, 200)
+        await _at_most(ROUND_TRIPS, [functools.partial(start, item) for item in items])
 
     # --- wake ---------------------------------------------------------------------------------
 
@@ -106,18 +115,25 @@ class Executor:
         waiting = {wake.flow_run_id for wake in wakes}
         self._resumed_at = {r: t for r, t in self._resumed_at.items() if now - t < RESUME_GRACE_SECONDS}
         self._retry_at = {r: v for r, v in self._retry_at.items() if r in waiting}
-        for wake in wakes:
-            run_id = wake.flow_run_id
-            if run_id in self.running or now - self._resumed_at.get(run_id, -1e9) < RESUME_GRACE_SECONDS:
-                continue  # an attempt is under way or about to be: it will apply the step itself
-            if now < self._retry_at.get(run_id, (0.0, 0))[0]:
-                continue
-            resumed, reason = await prefect_glue.resume(client, UUID(run_id), wake.run_input)
-            if resumed:
-                self._resumed_at[run_id] = now
-                self._retry_at.pop(run_id, None)
-                continue
-            await self._not_resumable(client, run_id, reason)
+        due = [
+            wake
+            for wake in wakes
+            # An attempt under way or about to be will apply the step itself.
+            if wake.flow_run_id not in self.running
+            and now - self._resumed_at.get(wake.flow_run_id, -1e9) >= RESUME_GRACE_SECONDS
+            and now >= self._retry_at.get(wake.flow_run_id, (0.0, 0))[0]
+        ]
+        # One at a time: on SQLite, Prefect's resume fails on any write committed while it validates,
+        # and resumes in flight together are each other's conflicts.
+        await _at_most(1, [functools.partial(self._wake, client, wake, now) for wake in due])
+
+    async def _wake(self, client: PrefectClient, wake: store.Wake, now: float) -> None:
+        resumed, reason = await prefect_glue.resume(client, UUID(wake.flow_run_id), wake.run_input)
+        if resumed:
+            self._resumed_at[wake.flow_run_id] = now
+            self._retry_at.pop(wake.flow_run_id, None)
+            return
+        await self._not_resumable(client, wake.flow_run_id, reason)
 
     async def _not_resumable(self, client: PrefectClient, run_id: str, reason: str) -> None:
         run = await client.read_flow_run(UUID(run_id))
@@ -143,18 +159,18 @@ class Executor:
         free = self.settings.executor_concurrency - len(self.running)
         if free <= 0:
             return
-        for run in await prefect_glue.ready_runs(client, deployment_id=self.deployment_id, limit=free):
-            run_id = str(run.id)
-            if run_id in self.running:
-                continue
-            # Claim in our database first: if we die after winning Pending, recovery finds the claim.
-            await asyncio.to_thread(store.add_claim, self.executor_id, run_id)
-            if not await prefect_glue.claim(client, run.id):
-                await asyncio.to_thread(store.drop_claim, run_id)
-                continue
-            self.running[run_id] = asyncio.create_task(
-                self._attempt(client, run.id), name=f"attempt-{run_id}"
-            )
+        runs = await prefect_glue.ready_runs(client, deployment_id=self.deployment_id, limit=free)
+        fresh = [run for run in runs if str(run.id) not in self.running]
+        await _at_most(ROUND_TRIPS, [functools.partial(self._claim, client, run) for run in fresh])
+
+    async def _claim(self, client: PrefectClient, run: FlowRun) -> None:
+        run_id = str(run.id)
+        # Claim in our database first: if we die after winning Pending, recovery finds the claim.
+        await asyncio.to_thread(store.add_claim, self.executor_id, run_id)
+        if not await prefect_glue.claim(client, run.id):
+            await asyncio.to_thread(store.drop_claim, run_id)
+            return
+        self.running[run_id] = asyncio.create_task(self._attempt(client, run.id), name=f"attempt-{run_id}")
 
     async def _attempt(self, client: PrefectClient, run_id: UUID) -> None:
         try:
@@ -191,3 +207,18 @@ class Executor:
             if str(run.id) not in self.running:
                 log.warning("re-running crashed run %s", run.id)
                 await prefect_glue.reschedule(client, run.id, why="its attempt crashed")
+
+
+async def _at_most(limit: int, jobs: list[Callable[[], Awaitable[None]]]) -> None:
+    """Run the jobs, ``limit`` at a time, each to its end (a claim cut short could leave its run Pending
+    with no attempt); then raise the first failure, for the loop to log (it retries next time)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(job: Callable[[], Awaitable[None]]) -> None:
+        async with gate:
+            await job()
+
+    results = await asyncio.gather(*(one(job) for job in jobs), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
