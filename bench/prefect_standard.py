@@ -5,32 +5,44 @@ What changes from jianyi's executor is only who executes a flow run, and how:
 - the lifecycle deployment is registered in a *process* work pool (as deployments/prefect.yaml
   does with ``prefect deploy``), and a stock ``prefect worker start --type process`` claims its due
   runs and runs each in a new Python process (``prefect.engine``, through the worker's workspace
-  supervisor), with Prefect's engine unpatched: what any Prefect 3 user gets;
-- our executor still creates each suggestion's run, resumes the run of a completed step and sends
-  the outbox, because Prefect knows nothing of our database: run with ``python -m
-  bench.prefect_standard``, it does all that but never claims or runs a flow run itself.
+  supervisor), with Prefect's engine unpatched: what any Prefect 3 user gets. Each attempt runs the
+  lifecycle flow itself: its ``advance`` task, its suspend with a typed input;
+- a completed step resumes the run through Prefect's resume endpoint, with the step's input;
+- our executor still creates each suggestion's run, does those resumes and sends the outbox,
+  because Prefect knows nothing of our database: run with ``python -m bench.prefect_standard``, it
+  does all that but never claims or runs a flow run itself.
 
-The flow, its task, its suspend and typed inputs, the database and the API are the same code.
+The flow's code, the database and the API are the same.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import signal
 import sys
-from typing import TYPE_CHECKING
+import time
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.exceptions import ObjectNotFound
+from prefect.client.schemas.responses import SetStateStatus
+from prefect.context import SettingsContext, get_settings_context
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, Settings
 from prefect.types.entrypoint import EntrypointType
 from prefect.workers.process import ProcessWorker
+from sqlalchemy import func, select
 
+from jianyi.db import session_scope
 from jianyi.executor import prefect_glue
 from jianyi.executor.service import Executor
 from jianyi.flows.lifecycle import suggestion_lifecycle
+from jianyi.models import Step, Suggestion
+from jianyi.models.enums import StepState
 
 if TYPE_CHECKING:
     from bench.system_driver import BenchSystem
@@ -60,11 +72,78 @@ async def ensure_process_deployment(name: str) -> UUID:
     return await deployment.aapply(work_pool_name=POOL)
 
 
-class StandardExecutor(Executor):
-    """Starts, wakes (resumes) and recovers runs, sends the outbox; the process worker runs them."""
+# On SQLite, Prefect's resume endpoint reads the run, validates the input against its schema (tens of
+# milliseconds of CPU) and then writes, in a deferred transaction: any write committed meanwhile (another
+# run's state, a batch of events) makes it fail at once with "database is locked", answered 503, having
+# changed nothing. The client's own retry would wait 2 s, then 4 s, holding up every wake behind it;
+# what the conflict needs is another try straight away.
+RESUME_TRIES = 8
+# After a resume the worker starts the run within a poll or two; resuming it again would be refused.
+RESUME_GRACE_SECONDS = 2.0
 
-    async def _claim_and_run(self, client: PrefectClient) -> None:
-        return None
+
+def _submitted_inputs(limit: int) -> dict[str, dict[str, Any]]:
+    """Each waiting run's input, as a department would type it into Prefect: its earliest submitted step."""
+    with session_scope() as session:
+        first = (
+            select(Step.suggestion_id, func.min(Step.id).label("step_id"))
+            .where(Step.state == StepState.submitted)
+            .group_by(Step.suggestion_id)
+            .limit(limit)
+            .subquery()
+        )
+        rows = session.execute(
+            select(Step, Suggestion.flow_run_id)
+            .join(first, first.c.step_id == Step.id)
+            .join(Suggestion, Suggestion.id == Step.suggestion_id)
+            .where(Suggestion.flow_run_id.is_not(None))
+        ).all()
+    return {
+        str(run_id): {"step_id": step.id, "kind": step.kind.value, "data": step.input} for step, run_id in rows
+    }
+
+
+@cache
+def _settings_without_client_retries() -> Settings:
+    return get_settings_context().settings.copy_with_update(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
+
+
+async def resume(client: PrefectClient, run_id: UUID, run_input: dict[str, Any]) -> bool:
+    """Prefect's resume endpoint with the step's input, retried at once on SQLite's 503."""
+    for attempt in range(1, RESUME_TRIES + 1):
+        try:
+            context = get_settings_context()
+            with SettingsContext(profile=context.profile, settings=_settings_without_client_retries()):
+                result = await client.resume_flow_run(run_id, run_input=run_input)
+            return result.status is SetStateStatus.ACCEPT
+        except PrefectHTTPStatusError as exc:
+            if exc.response.status_code != 503 or attempt == RESUME_TRIES:
+                raise
+            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # jittered, growing
+    return False
+
+
+class StandardExecutor(Executor):
+    """Starts runs, resumes them through Prefect with each completed step's input, sends the outbox;
+    the process worker runs them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._resumed_at: dict[str, float] = {}
+
+    async def _wake_runs(self, client: PrefectClient) -> bool:
+        now = time.monotonic()
+        self._resumed_at = {r: t for r, t in self._resumed_at.items() if now - t < RESUME_GRACE_SECONDS}
+        for run_id, run_input in (await asyncio.to_thread(_submitted_inputs, 500)).items():
+            if run_id in self._resumed_at:
+                continue
+            # Refused while the run is between attempts (scheduled, running): tried again next poll.
+            if await resume(client, UUID(run_id), run_input):
+                self._resumed_at[run_id] = now
+        return False  # a poll apart, as a worker's
+
+    async def _claim_and_run(self, client: PrefectClient) -> bool:
+        return False
 
 
 def start(bench: BenchSystem, *, poll_seconds: float) -> None:

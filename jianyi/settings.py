@@ -61,6 +61,14 @@ class Settings(BaseSettings):
         default=30.0,
         description="An executor silent for this long is presumed dead; its claimed runs are recovered.",
     )
+    prefect_run_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description=(
+            "Days after a suggestion closes that its flow run is deleted from Prefect (the case, its "
+            "steps and audit stay in jianyi's database for good); 0 keeps them forever."
+        ),
+    )
     dispatcher_poll_seconds: float = Field(default=1.0, description="How often the outbox dispatcher looks.")
     dispatcher_max_attempts: int = Field(
         default=12, description="Attempts before a message is parked as failed for the office to look at."

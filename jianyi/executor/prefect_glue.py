@@ -1,12 +1,9 @@
-"""The few Prefect calls the executor makes, in one place: register the deployment, create, resume
-and re-schedule flow runs, and list the runs ready to execute."""
+"""The few Prefect calls the executor makes around its attempts, in one place: register the deployment,
+create, start (or resume) and re-schedule flow runs, and list the runs ready to execute."""
 
 from __future__ import annotations
 
-import asyncio
-import random
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -22,10 +19,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.client.schemas.sorting import FlowRunSort
-from prefect.context import SettingsContext, get_settings_context
-from prefect.exceptions import PrefectHTTPStatusError
-from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, Settings
-from prefect.states import Pending, Scheduled
+from prefect.states import Running, Scheduled
 
 from jianyi.flows.lifecycle import suggestion_lifecycle
 
@@ -74,42 +68,14 @@ async def crashed_runs(client: PrefectClient, *, deployment_id: UUID, limit: int
     )
 
 
-async def claim(client: PrefectClient, run_id: UUID) -> bool:
-    """Move a scheduled run to Pending; only one claimant can win (the orchestrator decides)."""
-    result: OrchestrationResult[Any] = await client.set_flow_run_state(run_id, Pending())
-    return result.status is SetStateStatus.ACCEPT
-
-
-# On SQLite, Prefect's resume endpoint reads the run, validates the input against its schema (tens of
-# milliseconds of CPU) and then writes, in a deferred transaction: any write committed meanwhile (another
-# run's state, a batch of events) makes it fail at once with "database is locked", answered 503, having
-# changed nothing. The client's own retry would wait 2 s, then 4 s, holding up every wake behind it;
-# what the conflict needs is another try straight away.
-RESUME_TRIES = 8
-
-
-@cache
-def _settings_without_client_retries() -> Settings:
-    return get_settings_context().settings.copy_with_update(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
-
-
-async def resume(client: PrefectClient, run_id: UUID, run_input: dict[str, Any]) -> tuple[bool, str]:
-    for attempt in range(1, RESUME_TRIES + 1):
-        try:
-            context = get_settings_context()
-            with SettingsContext(profile=context.profile, settings=_settings_without_client_retries()):
-                result = await client.resume_flow_run(run_id, run_input=run_input)
-            break
-        except PrefectHTTPStatusError as exc:
-            if exc.response.status_code != 503 or attempt == RESUME_TRIES:
-                raise
-            await asyncio.sleep(
-                random.uniform(0.01, 0.05) * attempt
-            )  # jittered, growing: a burst of writes passes
+async def start_attempt(client: PrefectClient, run_id: UUID, *, message: str) -> tuple[bool, str]:
+    """Propose Running: from Suspended it resumes the run, from Scheduled it starts it. Prefect refuses
+    it for a run that is finished, cancelled, or whose wait has timed out; the reason is returned.
+    The message names the attempt (its stage, the steps it applies) in the run's timeline."""
+    result: OrchestrationResult[Any] = await client.set_flow_run_state(run_id, Running(message=message))
     if result.status is SetStateStatus.ACCEPT:
-        return True, "resumed"
-    reason = getattr(result.details, "reason", None) or result.status.value
-    return False, str(reason)
+        return True, "running"
+    return False, str(getattr(result.details, "reason", None) or result.status.value)
 
 
 async def reschedule(client: PrefectClient, run_id: UUID, *, why: str) -> None:

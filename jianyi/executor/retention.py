@@ -15,7 +15,8 @@ when its step is completed. Each deletion is audited on the case. Deleting a run
 states and inputs with it, and its logs a moment later (a background task of the server, lost if the
 server stops first): ``PREFECT_SERVER_ENV`` turns on Prefect's daily orphan vacuum, which catches those.
 
-Not wired in: ``add_job`` is for the executor's scheduler (jianyi/executor/supervision.py).
+The executor runs ``prune_finished_runs`` hourly (``JIANYI_PREFECT_RUN_RETENTION_DAYS``, 30 by default;
+0 keeps every run), and the Prefect servers jianyi starts run with ``PREFECT_SERVER_ENV``.
 """
 
 from __future__ import annotations
@@ -47,15 +48,15 @@ from sqlalchemy import select
 from jianyi.db import session_scope
 from jianyi.models import Suggestion
 from jianyi.models.base import utcnow
+from jianyi.runtime.prefect_server import VACUUM_SERVICES
 from jianyi.services import audit
 from jianyi.services.actors import EXECUTOR
 
 log = logging.getLogger("jianyi.retention")
 
 PRUNE_AFTER = timedelta(days=30)
-# For the Prefect server's environment: the events vacuum (Prefect's default) and the orphan vacuum,
-# which deletes, once a day, the logs and artifacts left by runs that no longer exist.
-PREFECT_SERVER_ENV = {"PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,orphans"}
+# What the Prefect server's environment needs for the logs of deleted runs to go too.
+PREFECT_SERVER_ENV = VACUUM_SERVICES
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The executor: one long-lived process that runs the lifecycle deployment's flow runs in-process.
 
-Its loops: start a flow run for every stored suggestion that has none; wake (resume) the run of
-every suggestion with a submitted step; claim the deployment's due runs (new and resuming) and run
-many attempts at once with ``run_flow_async``, no process per resume; heartbeat, and recover the
-runs of an executor that died mid-attempt; dispatch the proposer outbox.
+Its loops: start a flow run for every stored suggestion that has none; run an attempt
+(``attempt.run_attempt``) of every suggestion with a submitted step, and of every due run of the
+deployment (new, recovered, or resumed through Prefect), many at once, no process per resume;
+heartbeat, and recover the runs of an executor that died mid-attempt; dispatch the proposer outbox.
+Its scheduler sweeps the rules' deadlines and prunes the Prefect runs of long-closed suggestions.
 """
 
 from __future__ import annotations
@@ -14,28 +15,25 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import StateType
 from prefect.context import AsyncClientContext, SyncClientContext
-from prefect.exceptions import Pause
-from prefect.flow_engine import run_flow_async
 
-from jianyi.executor import engine_patches, prefect_glue, store, supervision
+from jianyi.executor import attempt, prefect_glue, retention, store, supervision
 from jianyi.executor.dispatcher import OutboxDispatcher
-from jianyi.flows.lifecycle import suggestion_lifecycle
 from jianyi.settings import Settings, get_settings
+from jianyi.tasks.advance import attempt_name
 
 log = logging.getLogger("jianyi.executor")
 DEAD_STATES = {StateType.FAILED, StateType.CRASHED}
 # Starts, resumes and claims in flight at once. Each is a round trip of 0.1 s or more to a busy Prefect
 # server; one after another, every suggestion waited behind all the others at each step.
 ROUND_TRIPS = 8
-# After a resume, the run is claimed and its attempt applies the step within about a poll or two;
-# resuming it again in that time would only be refused.
-RESUME_GRACE_SECONDS = 2.0
+BUSY_POLL_SECONDS = 0.05
 
 
 class Executor:
@@ -43,21 +41,24 @@ class Executor:
         self.settings = settings or get_settings()
         self.executor_id = executor_id or f"executor-{uuid.uuid4().hex[:12]}"
         self.running: dict[str, asyncio.Task[None]] = {}
-        self._resumed_at: dict[str, float] = {}
+        self._ended_at: dict[str, float] = {}
         self._retry_at: dict[str, tuple[float, int]] = {}
         self.deployment_id: UUID | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        engine_patches.apply()
         self.deployment_id = await prefect_glue.ensure_deployment(self.settings.deployment_name)
         await asyncio.to_thread(store.heartbeat, self.executor_id)
         log.info("executor %s running deployment %s", self.executor_id, self.deployment_id)
         poll = self.settings.executor_poll_seconds
         scheduler = supervision.start(self.settings.sweep_seconds)
+        if self.settings.prefect_run_retention_days:
+            retention.add_job(
+                scheduler,
+                deployment_id=self.deployment_id,
+                older_than=timedelta(days=self.settings.prefect_run_retention_days),
+            )
         # One Prefect client of each kind for the whole process, shared by the loops and every attempt
-        # (attempt tasks inherit these contexts). Without them the engine builds two clients per
-        # attempt, an async one for the run and a sync one to look up result storage, and each loads
-        # the CA bundle: ~0.1 CPU-s per human step, a third of the executor's share.
+        # (attempt tasks inherit these contexts): each client built loads the CA bundle, ~0.05 CPU-s.
         with SyncClientContext.get_or_create():
             async with AsyncClientContext.get_or_create() as clients:
                 await self._serve(clients.client, stop, poll)
@@ -83,16 +84,19 @@ class Executor:
         self, seconds: float, stop: asyncio.Event, work: Callable[[], Awaitable[object]]
     ) -> None:
         while not stop.is_set():
+            busy = False
             try:
-                await work()
+                busy = bool(await work())
             except Exception:  # a loop must outlive a dropped connection or a locked database
                 log.exception("executor loop failed; retrying")
+            # A loop that found work looks again at once: while departments are at work, a step
+            # completed just after a poll would otherwise wait a whole poll for its attempt.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=seconds)
+                await asyncio.wait_for(stop.wait(), timeout=BUSY_POLL_SECONDS if busy else seconds)
 
     # --- start --------------------------------------------------------------------------------
 
-    async def _start_runs(self, client: PrefectClient) -> None:
+    async def _start_runs(self, client: PrefectClient) -> bool:
         assert self.deployment_id is not None
         deployment_id = self.deployment_id
 
@@ -104,87 +108,91 @@ class Executor:
 
         items = await asyncio.to_thread(store.unstarted, 200)
         await _at_most(ROUND_TRIPS, [functools.partial(start, item) for item in items])
+        return bool(items)
 
     # --- wake ---------------------------------------------------------------------------------
 
-    async def _wake_runs(self, client: PrefectClient) -> None:
-        now = time.monotonic()
+    async def _wake_runs(self, client: PrefectClient) -> bool:
+        read_at = time.monotonic()
         wakes = await asyncio.to_thread(store.wakes, 500)
-        # Remember only what still matters, so a months-long executor does not grow a map per run:
-        # resumes younger than the grace, backoffs of runs that still have a step waiting.
+        # Remember only what still matters, so a months-long executor does not grow a map per run.
         waiting = {wake.flow_run_id for wake in wakes}
-        self._resumed_at = {r: t for r, t in self._resumed_at.items() if now - t < RESUME_GRACE_SECONDS}
         self._retry_at = {r: v for r, v in self._retry_at.items() if r in waiting}
+        self._ended_at = {r: t for r, t in self._ended_at.items() if read_at - t < 60.0}
         due = [
             wake
             for wake in wakes
-            # An attempt under way or about to be will apply the step itself.
+            # An attempt under way applies the step itself, and one that ended after the steps were
+            # read has applied them (they were read as still submitted).
             if wake.flow_run_id not in self.running
-            and now - self._resumed_at.get(wake.flow_run_id, -1e9) >= RESUME_GRACE_SECONDS
-            and now >= self._retry_at.get(wake.flow_run_id, (0.0, 0))[0]
+            and self._ended_at.get(wake.flow_run_id, -1e9) < read_at
+            and read_at >= self._retry_at.get(wake.flow_run_id, (0.0, 0))[0]
         ]
-        # One at a time: on SQLite, Prefect's resume fails on any write committed while it validates,
-        # and resumes in flight together are each other's conflicts.
-        await _at_most(1, [functools.partial(self._wake, client, wake, now) for wake in due])
-
-    async def _wake(self, client: PrefectClient, wake: store.Wake, now: float) -> None:
-        resumed, reason = await prefect_glue.resume(client, UUID(wake.flow_run_id), wake.run_input)
-        if resumed:
-            self._resumed_at[wake.flow_run_id] = now
-            self._retry_at.pop(wake.flow_run_id, None)
-            return
-        await self._not_resumable(client, wake.flow_run_id, reason)
+        free = max(0, self.settings.executor_concurrency - len(self.running))
+        jobs = [functools.partial(self._claim, client, w.flow_run_id, w.suggestion_id, True) for w in due]
+        await _at_most(ROUND_TRIPS, jobs[:free])
+        return bool(jobs[:free])
 
     async def _not_resumable(self, client: PrefectClient, run_id: str, reason: str) -> None:
         run = await client.read_flow_run(UUID(run_id))
         state_type = run.state.type if run.state else None
         _, failures = self._retry_at.get(run_id, (0.0, 0))
-        if state_type in DEAD_STATES or (state_type is StateType.PAUSED and failures >= 2):
-            # A dead run, or a suspended one that refuses its input (its attempt died between suspending
-            # and saving the input schema): re-run it. The step waits in our database, and the attempt
-            # applies it exactly once whatever happened before.
+        if state_type in DEAD_STATES:
+            # A dead run (an attempt that failed for good, a process killed mid-attempt): re-run it.
+            # The step waits in our database, and the attempt applies it exactly once whatever
+            # happened before.
             log.warning("run %s is %s and refuses to resume (%s); re-running it", run_id, state_type, reason)
             await prefect_glue.reschedule(client, UUID(run_id), why=f"resume refused: {reason}"[:500])
             self._retry_at.pop(run_id, None)
             return
-        # Scheduled, pending or running (an attempt will apply the step), or suspended a moment ago with
-        # its input schema not yet saved: try again soon, backing off so one stuck run cannot hog the loop.
+        # Anything else (cancelled in Prefect's UI, say) is for a person to look at: try again later,
+        # backing off so one stuck run cannot hog the loop.
         self._retry_at[run_id] = (time.monotonic() + min(30.0, 0.25 * 2**failures), failures + 1)
         log.info("run %s not resumable now (%s): %s", run_id, state_type, reason)
 
     # --- claim and run ------------------------------------------------------------------------
 
-    async def _claim_and_run(self, client: PrefectClient) -> None:
+    async def _claim_and_run(self, client: PrefectClient) -> bool:
+        """Scheduled runs: new ones, recovered ones, and any resumed through Prefect's UI or API."""
         assert self.deployment_id is not None
         free = self.settings.executor_concurrency - len(self.running)
         if free <= 0:
-            return
+            return False
         runs = await prefect_glue.ready_runs(client, deployment_id=self.deployment_id, limit=free)
-        fresh = [run for run in runs if str(run.id) not in self.running]
-        await _at_most(ROUND_TRIPS, [functools.partial(self._claim, client, run) for run in fresh])
+        jobs = [
+            functools.partial(self._claim, client, str(run.id), int(run.parameters["suggestion_id"]), False)
+            for run in runs
+            if str(run.id) not in self.running
+        ]
+        await _at_most(ROUND_TRIPS, jobs)
+        return bool(jobs)
 
-    async def _claim(self, client: PrefectClient, run: FlowRun) -> None:
-        run_id = str(run.id)
-        # Claim in our database first: if we die after winning Pending, recovery finds the claim.
-        await asyncio.to_thread(store.add_claim, self.executor_id, run_id)
-        if not await prefect_glue.claim(client, run.id):
-            await asyncio.to_thread(store.drop_claim, run_id)
+    async def _claim(self, client: PrefectClient, run_id: str, suggestion_id: int, woken: bool) -> None:
+        # Claim in our database first: it is the lock between executors, and if we die after
+        # Prefect accepts Running, recovery finds the claim.
+        if not await asyncio.to_thread(store.claim, self.executor_id, run_id):
             return
-        self.running[run_id] = asyncio.create_task(self._attempt(client, run.id), name=f"attempt-{run_id}")
+        name = await attempt_name(suggestion_id)
+        accepted, reason = await prefect_glue.start_attempt(client, UUID(run_id), message=name)
+        if not accepted:
+            await asyncio.to_thread(store.drop_claim, run_id)
+            if woken:
+                await self._not_resumable(client, run_id, reason)
+            return
+        self._retry_at.pop(run_id, None)
+        self.running[run_id] = asyncio.create_task(
+            self._attempt(client, run_id, suggestion_id), name=f"attempt-{run_id}"
+        )
 
-    async def _attempt(self, client: PrefectClient, run_id: UUID) -> None:
+    async def _attempt(self, client: PrefectClient, run_id: str, suggestion_id: int) -> None:
         try:
-            run: FlowRun = await client.read_flow_run(run_id)
-            await run_flow_async(
-                suggestion_lifecycle, flow_run=run, parameters=run.parameters, return_type="state"
-            )
-        except Pause:
-            pass  # the normal end of an attempt: the run is suspended at its next wait point
+            await attempt.run_attempt(client, UUID(run_id), suggestion_id)
         except Exception:
             log.exception("attempt of run %s failed", run_id)
         finally:
-            await asyncio.to_thread(store.drop_claim, str(run_id))
-            self.running.pop(str(run_id), None)
+            self._ended_at[run_id] = time.monotonic()
+            await asyncio.to_thread(store.drop_claim, run_id)
+            self.running.pop(run_id, None)
 
     # --- heartbeat and recovery ---------------------------------------------------------------
 
@@ -209,7 +217,7 @@ class Executor:
                 await prefect_glue.reschedule(client, run.id, why="its attempt crashed")
 
 
-async def _at_most(limit: int, jobs: list[Callable[[], Awaitable[None]]]) -> None:
+async def _at_most(limit: int, jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:
     """Run the jobs, ``limit`` at a time, each to its end (a claim cut short could leave its run Pending
     with no attempt); then raise the first failure, for the loop to log (it retries next time)."""
     gate = asyncio.Semaphore(limit)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from jianyi.db import session_scope
 from jianyi.models import ExecutorLease, RunClaim, Step, Suggestion
@@ -25,9 +26,10 @@ class Unstarted:
 
 @dataclass(frozen=True)
 class Wake:
+    """A suggestion with a submitted step, and its run: an attempt will apply the step."""
+
     suggestion_id: int
     flow_run_id: str
-    run_input: dict[str, Any]
 
 
 def unstarted(limit: int) -> list[Unstarted]:
@@ -62,29 +64,22 @@ def record_flow_run(suggestion_id: int, flow_run_id: str) -> None:
 
 
 def wakes(limit: int) -> list[Wake]:
-    """One run input per suggestion that has submitted steps: the earliest submitted step wakes it."""
+    """The runs of suggestions with submitted steps, the longest-waiting step first."""
     with session_scope() as session:
         first = (
             select(Step.suggestion_id, func.min(Step.id).label("step_id"))
             .where(Step.state == StepState.submitted)
             .group_by(Step.suggestion_id)
-            .limit(limit)
             .subquery()
         )
         rows = session.execute(
-            select(Step, Suggestion.flow_run_id)
-            .join(first, first.c.step_id == Step.id)
-            .join(Suggestion, Suggestion.id == Step.suggestion_id)
+            select(Suggestion.id, Suggestion.flow_run_id)
+            .join(first, first.c.suggestion_id == Suggestion.id)
             .where(Suggestion.flow_run_id.is_not(None))
+            .order_by(first.c.step_id)
+            .limit(limit)
         ).all()
-        return [
-            Wake(
-                suggestion_id=step.suggestion_id,
-                flow_run_id=str(flow_run_id),
-                run_input={"step_id": step.id, "kind": step.kind.value, "data": step.input},
-            )
-            for step, flow_run_id in rows
-        ]
+        return [Wake(suggestion_id=r.id, flow_run_id=str(r.flow_run_id)) for r in rows]
 
 
 def heartbeat(executor_id: str, now: datetime | None = None) -> None:
@@ -97,9 +92,20 @@ def heartbeat(executor_id: str, now: datetime | None = None) -> None:
             lease.heartbeat_at = now
 
 
-def add_claim(executor_id: str, flow_run_id: str) -> None:
+def claim(executor_id: str, flow_run_id: str) -> bool:
+    """Take the run for one attempt; False if an executor (this one or another) holds it already.
+
+    The claim is the lock: Prefect accepts Running for a run that is Running, so two executors
+    must never both propose it."""
     with session_scope() as session:
-        session.merge(RunClaim(flow_run_id=flow_run_id, executor_id=executor_id, claimed_at=utcnow()))
+        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        taken = session.execute(
+            insert(RunClaim)
+            .values(flow_run_id=flow_run_id, executor_id=executor_id, claimed_at=utcnow())
+            .on_conflict_do_nothing(index_elements=[RunClaim.flow_run_id])
+            .returning(RunClaim.flow_run_id)
+        ).first()
+        return taken is not None
 
 
 def drop_claim(flow_run_id: str) -> None:

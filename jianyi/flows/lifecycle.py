@@ -7,6 +7,7 @@ stays alive while a suggestion waits; the executor runs the next attempt when a 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal, Union
 
 from prefect import flow, get_run_logger
@@ -22,7 +23,8 @@ from jianyi.tasks.advance import advance_case, attempt_name
 FLOW_NAME = "suggestion-lifecycle"
 
 
-def completion_input(kinds: list[StepKind]) -> type[RunInput]:
+@cache  # one model per set of kinds: building it costs more than the rest of an attempt's own work
+def completion_input(kinds: tuple[StepKind, ...]) -> type[RunInput]:
     """The typed input a wait point accepts: which step was completed, and its validated data."""
     data_types = tuple(STEP_INPUTS[k] for k in kinds)
     data_type: Any = data_types[0] if len(data_types) == 1 else Union[data_types]  # noqa: UP007
@@ -37,7 +39,7 @@ def completion_input(kinds: list[StepKind]) -> type[RunInput]:
     )
 
 
-def _describe(wait: WaitPoint) -> str:
+def describe_wait(wait: WaitPoint) -> str:
     return "; ".join(
         f"{STEP_LABELS[s.kind]} #{s.step_id}" + (" (可选)" if s.optional else "") for s in wait.steps
     )
@@ -58,8 +60,8 @@ async def suggestion_lifecycle(suggestion_id: int) -> str:
         if wait is None:
             logger.info("suggestion %s is closed", suggestion_id)
             return "closed"
-        logger.info("%s — waiting for %s (key %s)", wait.label, _describe(wait), wait.key)
+        logger.info("%s — waiting for %s (key %s)", wait.label, describe_wait(wait), wait.key)
         # Suspends (ends this attempt) until the executor resumes the run with a completed step.
         # If this key had already fired (an attempt replayed after a crash) it returns at once,
         # and the loop applies what is in the database and waits at a new key.
-        await asuspend_flow_run(wait_for_input=completion_input(wait.kinds), key=wait.key)
+        await asuspend_flow_run(wait_for_input=completion_input(tuple(wait.kinds)), key=wait.key)

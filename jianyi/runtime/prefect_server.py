@@ -23,6 +23,10 @@ import httpx
 
 from jianyi.runtime.ports import free_port
 
+# Prefect's events vacuum (its default) and its orphan vacuum, which deletes once a day the logs and
+# artifacts left by runs that no longer exist: those the executor's retention deletes.
+VACUUM_SERVICES = {"PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,orphans"}
+
 HOST = "127.0.0.1"
 LOG_FILE_NAME = "prefect-server.log"
 # Prefect's server needs an async driver: aiosqlite for SQLite, asyncpg for PostgreSQL.
@@ -154,6 +158,9 @@ class PrefectServer:
                 "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_LOOP_SECONDS": "300",
                 "PREFECT_SERVER_UI_ENABLED": "true" if self.ui else "false",
                 "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": _iso_duration(self.events_retention),
+                # The events vacuum, and the orphan vacuum for the logs of runs the executor's
+                # retention deletes (jianyi/executor/retention.py).
+                **VACUUM_SERVICES,
             }
         )
         env.update(self.extra_env)

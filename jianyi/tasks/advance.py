@@ -16,7 +16,7 @@ from jianyi.runtime import faults
 from jianyi.services.lifecycle.engine import WaitPoint, advance, describe_attempt
 
 
-def _advance_in_transaction(suggestion_id: int) -> WaitPoint | None:
+def advance_in_transaction(suggestion_id: int) -> WaitPoint | None:
     with session_scope() as session:
         wait = advance(session, suggestion_id=suggestion_id)
         faults.hold("advance.before_commit", suggestion_id)
@@ -43,4 +43,4 @@ async def attempt_name(suggestion_id: int) -> str:
 )
 async def advance_case(suggestion_id: int) -> WaitPoint | None:
     # SQLAlchemy sessions are synchronous: keep them off the executor's event loop.
-    return await asyncio.to_thread(_advance_in_transaction, suggestion_id)
+    return await asyncio.to_thread(advance_in_transaction, suggestion_id)

@@ -149,8 +149,12 @@ def test_flow_run_is_suspended_and_reads_as_stages(running: Running, prefect_ser
     deployment = httpx.get(f"{api}/deployments/{flow_run['deployment_id']}").json()
     assert deployment["name"] == running.system.extra_env["JIANYI_DEPLOYMENT_NAME"]
     assert flow_run["parameters"] == {"suggestion_id": suggestion_id}
-    task_runs = httpx.post(
-        f"{api}/task_runs/filter", json={"flow_runs": {"id": {"any_": [flow_run_id]}}}
-    ).json()
-    names = {t["name"] for t in task_runs}
-    assert "梳理研判 triage" in names and "梳理研判 triage ← triage" in names
+    # The run's timeline reads as the case's path: each attempt's Running names the stage and the
+    # steps it applies, each Suspended the wait it ended at.
+    history = httpx.get(f"{api}/flow_run_states/", params={"flow_run_id": flow_run_id}).json()
+    timeline = [(s["name"], s["message"]) for s in sorted(history, key=lambda s: s["timestamp"])]
+    assert ("Running", "梳理研判 triage") in timeline
+    assert ("Running", "梳理研判 triage ← triage") in timeline
+    suspensions = [message for name, message in timeline if name == "Suspended"]
+    assert suspensions[0].startswith("梳理研判 triage: triage — 梳理研判 #")
+    assert any("opinion" in m.split(" — ")[0] for m in suspensions[1:])

@@ -88,7 +88,12 @@ def test_a_suggestion_goes_through_the_scale_out_profile(tmp_path: Path) -> None
             ).json()
             return [e["event"] for e in found.get("events", [])]
 
-        _until(lambda: "prefect.flow-run.Resuming" in events(), 60, "the run's events in Prefect's database")
+        # Two attempts (the first, and the one the triage woke), each Running then Suspended.
+        _until(
+            lambda: events().count("prefect.flow-run.Suspended") >= 2,
+            60,
+            "the run's events in Prefect's database",
+        )
         with session_scope(system.database_url) as session:
             applied = session.scalar(
                 select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "step.applied")
