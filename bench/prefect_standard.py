@@ -99,7 +99,8 @@ def _submitted_inputs(limit: int) -> dict[str, dict[str, Any]]:
             .where(Suggestion.flow_run_id.is_not(None))
         ).all()
     return {
-        str(run_id): {"step_id": step.id, "kind": step.kind.value, "data": step.input} for step, run_id in rows
+        str(run_id): {"step_id": step.id, "kind": step.kind.value, "data": step.input}
+        for step, run_id in rows
     }
 
 

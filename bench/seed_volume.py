@@ -10,10 +10,7 @@ Rungs fire at the end of a working day, so a whole day's rungs fall due at once:
 ``still_due`` is still pending, as when a sweep instant falls midway through working off the night's
 rungs. Those are due at the sweep instant.
 
-SQLite takes SQLAlchemy Core executemany in one transaction; PostgreSQL takes COPY. Secondary
-indexes are dropped for the load and rebuilt from the models after it (sorting once is far cheaper
-than millions of random B-tree inserts); PostgreSQL's foreign-key triggers are off during the load,
-the rows being consistent by construction. Left out: stage entries, audit rows, outbox mail, and
+The rows are written by ``bench.bulk_load``. Left out: stage entries, audit rows, outbox mail, and
 the optional windows (objection, extension request) of stages a suggestion has left.
 """
 
@@ -24,7 +21,6 @@ import json
 import random
 import time
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -33,6 +29,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from bench.bulk_load import BulkLoader, Row
 from bench.generate import CATEGORIES, CHANNELS, SURNAMES, TOPICS
 from jianyi.migrate import upgrade
 from jianyi.models import Base, Unit
@@ -69,7 +66,6 @@ ADOPTED = [StepKind.post_adoption_communication, StepKind.commendation_result]  
 DAY, SHANGHAI_OFFSET = timedelta(days=1), timedelta(hours=8)  # no daylight saving in Shanghai since 1991
 COMPLETED_INPUT, FIRED_ACTIONS = json.dumps({"bench": True}), json.dumps({"actions": [{"type": "remind"}]})
 CONTENT = "问题：存在不便。依据：实地观察。建议：优化管理和服务。"
-Row = tuple[Any, ...]
 # fmt: off
 CONTEXT: dict[str, dict[str, Any]] = {
     "suggestion": {"category": "", "campaign": "", "district": "", "stage": "research", "outcome": "",
@@ -393,68 +389,6 @@ class _Cases:
         )  # fmt: skip
 
 
-class _Target:
-    """One database being loaded, in one transaction, by a thread of its own: SQLite's executemany and
-    PostgreSQL's server work while the next chunk is being generated."""
-
-    def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
-        self.postgres = self.engine.dialect.name == "postgresql"
-        self.conn = self.engine.connect()
-        self.transaction = self.conn.begin()
-        self.worker = ThreadPoolExecutor(max_workers=1)
-        self.pending: Future[None] | None = None
-        if self.postgres:
-            self.conn.exec_driver_sql("SET session_replication_role = replica")  # no FK triggers for the load
-        else:
-            self.conn.exec_driver_sql("PRAGMA cache_size = -400000")  # 400 MB for the index builds
-        for table in TABLES:
-            for index in table.indexes:
-                index.drop(self.conn)
-
-    def write(self, rows: dict[str, list[Row]]) -> None:
-        self.wait()  # one chunk in flight: memory stays bounded, the connection single-threaded
-        self.pending = self.worker.submit(self._write, rows)
-
-    def wait(self) -> None:
-        if self.pending is not None:
-            self.pending.result()
-            self.pending = None
-
-    def _write(self, rows: dict[str, list[Row]]) -> None:
-        for name, chunk in rows.items():
-            columns = ", ".join(COLUMNS[name])
-            if not self.postgres:  # one executemany per chunk, the values already in their stored form
-                self.conn.exec_driver_sql(
-                    f"INSERT INTO {name} ({columns}) VALUES ({', '.join('?' * len(COLUMNS[name]))})", chunk
-                )
-                continue
-            raw: Any = self.conn.connection.dbapi_connection  # psycopg's own: COPY is its own protocol
-            with raw.cursor() as cursor, cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
-                for row in chunk:
-                    copy.write_row(row)
-
-    def finish(self) -> None:
-        self.wait()
-        self.worker.shutdown()
-        for table in TABLES:
-            for index in table.indexes:
-                index.create(self.conn)
-        if self.postgres:
-            self.conn.exec_driver_sql("SET session_replication_role = DEFAULT")
-            for name in COLUMNS:  # ids were given explicitly: move the sequences past them
-                self.conn.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), max(id)) FROM {name}"
-                )
-        self.transaction.commit()
-        self.conn.close()
-        if self.postgres:
-            # What autovacuum does after a bulk load: statistics, and the visibility map of index-only scans.
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE")
-        self.engine.dispose()
-
-
 def seed(urls: list[str], volume: Volume) -> Seeded:
     """Write the same volume into each prepared (``prepare``) database; nothing else may use them meanwhile."""
     if volume.suggestions is None and volume.open_steps is None:
@@ -477,7 +411,7 @@ def seed(urls: list[str], volume: Volume) -> Seeded:
             volume.open_steps is not None and open_steps >= volume.open_steps
         )
 
-    targets = [_Target(url) for url in urls]
+    targets = [BulkLoader(url, TABLES) for url in urls]
     while not enough():
         for _ in range(volume.chunk):
             cases.case()

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jianyi.settings import get_settings
 
+READ_ONLY = "jianyi_read_only"  # an execution option: this transaction only reads
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the API read while the executor writes; busy_timeout makes writers queue
@@ -33,8 +35,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling starts transactions late; BEGIN IMMEDIATE on every
-        # transaction takes the write lock up front, so read-then-write races become waits, not errors.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # transaction that may write takes the write lock up front, so read-then-write races become
+        # waits, not errors. Read-only ones (``read_scope``, the API's GETs) take no lock: in WAL
+        # mode they read beside the writer, instead of queueing behind every attempt and completion.
+        event.listen(
+            engine,
+            "begin",
+            lambda conn: conn.exec_driver_sql(
+                "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+            ),
+        )
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
@@ -53,6 +63,23 @@ def get_engine(url: str | None = None) -> Engine:
 @lru_cache(maxsize=4)
 def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+@lru_cache(maxsize=4)
+def get_read_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
+    """Sessions for units of work that only read (same pool, no write lock on SQLite)."""
+    return sessionmaker(bind=get_engine(url).execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+
+@contextmanager
+def read_scope(url: str | None = None) -> Iterator[Session]:
+    """A unit of work that only reads: rolled back at the end, whatever it did."""
+    session = get_read_sessionmaker(url)()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
 
 
 @contextmanager

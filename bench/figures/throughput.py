@@ -207,7 +207,7 @@ def _split_details(phase: Phase) -> dict[str, Any]:
 # suggestions that the backlog lasts the whole measurement on a machine as slow as ours; the standard
 # way spends seconds of CPU on each attempt, so a few suggestions keep it busy.
 QUICK = ((3, 3, None), (1, 1, 12.0))
-FULL = ((80, 16, 240.0), (6, 6, 150.0))
+FULL = ((160, 16, 300.0), (6, 6, 150.0))
 
 
 def run(quick: bool) -> list[Figure]:

@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from jianyi.db import get_sessionmaker
+from jianyi.db import get_read_sessionmaker, get_sessionmaker
 from jianyi.services import auth
 from jianyi.services.actors import Actor
 
 bearer = HTTPBearer(auto_error=False, description="the token `jianyi users add` printed")
 
 
-def get_session() -> Iterator[Session]:
+def get_session(request: Request) -> Iterator[Session]:
     # The handler owns the transaction and commits before it answers; anything left is rolled back.
-    session = get_sessionmaker()()
+    # GET handlers only read (they never commit): their sessions take no write lock.
+    makers = get_read_sessionmaker if request.method in ("GET", "HEAD") else get_sessionmaker
+    session = makers()()
     try:
         yield session
     finally:

@@ -26,14 +26,15 @@ from prefect.context import AsyncClientContext, SyncClientContext
 from jianyi.executor import attempt, prefect_glue, retention, store, supervision
 from jianyi.executor.dispatcher import OutboxDispatcher
 from jianyi.settings import Settings, get_settings
-from jianyi.tasks.advance import attempt_name
 
 log = logging.getLogger("jianyi.executor")
 DEAD_STATES = {StateType.FAILED, StateType.CRASHED}
-# Starts, resumes and claims in flight at once. Each is a round trip of 0.1 s or more to a busy Prefect
+# Run creations in flight at once. Each is a round trip of 0.1 s or more to a busy Prefect
 # server; one after another, every suggestion waited behind all the others at each step.
 ROUND_TRIPS = 8
 BUSY_POLL_SECONDS = 0.05
+# A run another executor is attempting: its attempt applies the step; look again after this.
+CLAIMED_ELSEWHERE_SECONDS = 1.0
 
 
 class Executor:
@@ -129,9 +130,9 @@ class Executor:
             and read_at >= self._retry_at.get(wake.flow_run_id, (0.0, 0))[0]
         ]
         free = max(0, self.settings.executor_concurrency - len(self.running))
-        jobs = [functools.partial(self._claim, client, w.flow_run_id, w.suggestion_id, True) for w in due]
-        await _at_most(ROUND_TRIPS, jobs[:free])
-        return bool(jobs[:free])
+        for wake in due[:free]:
+            self._launch(client, wake.flow_run_id, wake.suggestion_id, woken=True)
+        return bool(due[:free])
 
     async def _not_resumable(self, client: PrefectClient, run_id: str, reason: str) -> None:
         run = await client.read_flow_run(UUID(run_id))
@@ -159,39 +160,43 @@ class Executor:
         if free <= 0:
             return False
         runs = await prefect_glue.ready_runs(client, deployment_id=self.deployment_id, limit=free)
-        jobs = [
-            functools.partial(self._claim, client, str(run.id), int(run.parameters["suggestion_id"]), False)
-            for run in runs
-            if str(run.id) not in self.running
-        ]
-        await _at_most(ROUND_TRIPS, jobs)
-        return bool(jobs)
+        fresh = [run for run in runs if str(run.id) not in self.running]
+        for run in fresh:
+            self._launch(client, str(run.id), int(run.parameters["suggestion_id"]), woken=False)
+        return bool(fresh)
 
-    async def _claim(self, client: PrefectClient, run_id: str, suggestion_id: int, woken: bool) -> None:
-        # Claim in our database first: it is the lock between executors, and if we die after
-        # Prefect accepts Running, recovery finds the claim.
-        if not await asyncio.to_thread(store.claim, self.executor_id, run_id):
-            return
-        name = await attempt_name(suggestion_id)
-        accepted, reason = await prefect_glue.start_attempt(client, UUID(run_id), message=name)
-        if not accepted:
-            await asyncio.to_thread(store.drop_claim, run_id)
-            if woken:
-                await self._not_resumable(client, run_id, reason)
-            return
-        self._retry_at.pop(run_id, None)
+    def _launch(self, client: PrefectClient, run_id: str, suggestion_id: int, *, woken: bool) -> None:
+        """Claim and run one attempt in a task of its own: the loop that found the run goes on looking
+        at once, instead of waiting for every claim it started to get its answer from Prefect."""
         self.running[run_id] = asyncio.create_task(
-            self._attempt(client, run_id, suggestion_id), name=f"attempt-{run_id}"
+            self._claim_and_attempt(client, run_id, suggestion_id, woken), name=f"attempt-{run_id}"
         )
 
-    async def _attempt(self, client: PrefectClient, run_id: str, suggestion_id: int) -> None:
+    async def _claim_and_attempt(
+        self, client: PrefectClient, run_id: str, suggestion_id: int, woken: bool
+    ) -> None:
+        claimed = False
         try:
+            # Claim in our database first: it is the lock between executors, and if we die after
+            # Prefect accepts Running, recovery finds the claim.
+            name = await asyncio.to_thread(store.claim, self.executor_id, run_id, suggestion_id)
+            if name is None:  # another executor's attempt: it applies the step
+                self._retry_at[run_id] = (time.monotonic() + CLAIMED_ELSEWHERE_SECONDS, 0)
+                return
+            claimed = True
+            accepted, reason = await prefect_glue.start_attempt(client, UUID(run_id), message=name)
+            if not accepted:
+                if woken:
+                    await self._not_resumable(client, run_id, reason)
+                return
+            self._retry_at.pop(run_id, None)
             await attempt.run_attempt(client, UUID(run_id), suggestion_id)
         except Exception:
             log.exception("attempt of run %s failed", run_id)
         finally:
             self._ended_at[run_id] = time.monotonic()
-            await asyncio.to_thread(store.drop_claim, run_id)
+            if claimed:
+                await asyncio.to_thread(store.drop_claim, run_id)
             self.running.pop(run_id, None)
 
     # --- heartbeat and recovery ---------------------------------------------------------------

@@ -10,12 +10,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from jianyi.db import session_scope
+from jianyi.db import read_scope, session_scope
 from jianyi.models import ExecutorLease, RunClaim, Step, Suggestion
 from jianyi.models.base import utcnow
 from jianyi.models.enums import StepState
 from jianyi.services import audit
 from jianyi.services.actors import EXECUTOR
+from jianyi.services.lifecycle.engine import describe_attempt
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Wake:
 
 
 def unstarted(limit: int) -> list[Unstarted]:
-    with session_scope() as session:
+    with read_scope() as session:
         rows = session.execute(
             select(Suggestion.id, Suggestion.tracking_code, Suggestion.title)
             # The outcome test wrapped so that no index serves it: SQLite, which has no statistics, would
@@ -65,7 +66,7 @@ def record_flow_run(suggestion_id: int, flow_run_id: str) -> None:
 
 def wakes(limit: int) -> list[Wake]:
     """The runs of suggestions with submitted steps, the longest-waiting step first."""
-    with session_scope() as session:
+    with read_scope() as session:
         first = (
             select(Step.suggestion_id, func.min(Step.id).label("step_id"))
             .where(Step.state == StepState.submitted)
@@ -92,20 +93,25 @@ def heartbeat(executor_id: str, now: datetime | None = None) -> None:
             lease.heartbeat_at = now
 
 
-def claim(executor_id: str, flow_run_id: str) -> bool:
-    """Take the run for one attempt; False if an executor (this one or another) holds it already.
+def claim(executor_id: str, flow_run_id: str, suggestion_id: int) -> str | None:
+    """Take the run for one attempt, and name the attempt (its stage, the steps it will apply); None
+    if another executor holds it.
 
     The claim is the lock: Prefect accepts Running for a run that is Running, so two executors
-    must never both propose it."""
+    must never both propose it. A claim of this executor's own is taken again: its caller runs no
+    attempt of the run, so the claim was left by one that could not drop it (a lost connection)."""
+    now = utcnow()
     with session_scope() as session:
         insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(RunClaim).values(flow_run_id=flow_run_id, executor_id=executor_id, claimed_at=now)
         taken = session.execute(
-            insert(RunClaim)
-            .values(flow_run_id=flow_run_id, executor_id=executor_id, claimed_at=utcnow())
-            .on_conflict_do_nothing(index_elements=[RunClaim.flow_run_id])
-            .returning(RunClaim.flow_run_id)
+            statement.on_conflict_do_update(
+                index_elements=[RunClaim.flow_run_id],
+                set_={"claimed_at": now},
+                where=RunClaim.executor_id == executor_id,
+            ).returning(RunClaim.flow_run_id)
         ).first()
-        return taken is not None
+        return describe_attempt(session, suggestion_id=suggestion_id) if taken is not None else None
 
 
 def drop_claim(flow_run_id: str) -> None:
@@ -116,7 +122,7 @@ def drop_claim(flow_run_id: str) -> None:
 def orphaned_claims(lease_seconds: float, now: datetime | None = None) -> list[str]:
     """Claims whose executor fell silent: their attempts died with it."""
     cutoff = (now or utcnow()) - timedelta(seconds=lease_seconds)
-    with session_scope() as session:
+    with read_scope() as session:
         live = select(ExecutorLease.executor_id).where(ExecutorLease.heartbeat_at >= cutoff)
         return list(session.scalars(select(RunClaim.flow_run_id).where(RunClaim.executor_id.not_in(live))))
 

@@ -21,7 +21,7 @@ from jianyi.models.enums import Role, StepKind, StepState, UnitKind
 from jianyi.models.step_timer import TimerState
 from jianyi.rules.calendar import WorkingCalendar
 from jianyi.rules.schema import RuleSet, Rung
-from jianyi.services import audit, deadlines, official_mail, steps
+from jianyi.services import audit, deadlines, official_mail, outbox, steps
 from jianyi.services.actors import Actor
 
 RULES = Actor(label="rules")
@@ -78,6 +78,8 @@ class _Batch:
     # Held here because the session's identity map holds unmodified objects weakly: without a
     # reference they would be collected, and every session.get would query again.
     loaded: list[object]
+    # The notices of every rung, queued together once all have fired: one statement, not one per notice.
+    mails: list[dict[str, object]] = field(default_factory=list)
 
     @classmethod
     def load(cls, session: Session, timer_ids: list[int]) -> tuple[_Batch, list[StepTimer]]:
@@ -125,6 +127,7 @@ def sweep(session: Session, *, now: datetime, limit: int = 500) -> list[Fired]:
         return []
     batch, timers = _Batch.load(session, claimed)
     fired = [_fire(session, batch, timer, now=now) for timer in timers]
+    outbox.queue_mails(session, batch.mails)
     # What each rung did, on its timer and in the audit: one batched statement each for the whole
     # sweep (added now, the audit rows are flushed together), not a write per rung.
     session.execute(update(StepTimer), [{"id": f.timer_id, "actions": {"actions": f.actions}} for f in fired])
@@ -214,6 +217,7 @@ def _act(
             suggestion=suggestion,
             summary=summary,
             overdue=overdue,
+            into=batch.mails,
         )
         return {"type": kind, "sent": sent}
     if kind == "supervision_order":
@@ -234,6 +238,7 @@ def _act(
             summary=f"现发出督办单（{action.form.value}），请说明超期原因及整改措施。",
             overdue=overdue,
             answer_within=action.working_days,
+            into=batch.mails,
         )
         return {"type": kind, "form": action.form.value, "order_step_id": order.id, "sent": sent}
     if kind == "escalate":
@@ -252,6 +257,7 @@ def _act(
             suggestion=suggestion,
             summary=f"{office.name if office else ''}的一项事项超期未办，提请市级督办。",
             overdue=overdue,
+            into=batch.mails,
         )
         return {"type": kind, "to": above.code, "sent": sent}
     if kind == "bulletin":

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from jianyi.models import Step, Suggestion, Unit, User
 from jianyi.models.enums import STEP_LABELS
 from jianyi.services.mail import RenderedMail
-from jianyi.services.outbox import queue_mail
+from jianyi.services.outbox import mail_row, queue_mails
 from jianyi.settings import get_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -68,11 +68,14 @@ def send(
     link: str | None = None,
     overdue: int = 0,
     answer_within: int | None = None,
+    into: list[dict[str, object]] | None = None,
 ) -> int:
     """Queue one notice per recipient; ``key`` makes a repeated cause queue nothing new.
 
     The notice is about a ``step`` (its label, due date and link), or about another ``item`` the
-    unit owes (e.g. a call to the proposer) with its own ``due_at`` and ``link``.
+    unit owes (e.g. a call to the proposer) with its own ``due_at`` and ``link``. With ``into``, the
+    outbox rows are added to that list instead, for the caller to queue many at once
+    (``outbox.queue_mails``) in the same transaction.
     """
     office = session.get(Unit, suggestion.office_unit_id)
     due_at = due_at or (step.due_at if step is not None else None)
@@ -95,14 +98,19 @@ def send(
         text=env.get_template("notice.txt.j2").render(values),
         html=env.get_template("notice.html.j2").render(values),
     )
-    for user in to:
-        assert user.email is not None
-        queue_mail(
-            session,
+    rows = [
+        mail_row(
             dedupe_key=f"{key}:to:{user.id}",
             suggestion_id=suggestion.id,
             kind=kind,
-            to_addr=user.email,
+            to_addr=user.email or "",
             mail=mail,
         )
+        for user in to
+        if user.email
+    ]
+    if into is None:
+        queue_mails(session, rows)
+    else:
+        into.extend(rows)
     return len(to)

@@ -6,6 +6,9 @@ the dispatcher (jianyi.executor.dispatcher) delivers it at least once, however o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -41,27 +44,18 @@ def queue_mail(
     to_addr = to_addr.strip()
     if not to_addr:
         return None
-    values = {
-        "dedupe_key": dedupe_key,
-        "suggestion_id": suggestion_id,
-        "kind": kind,
-        "channel": channel,
-        "to_addr": to_addr,
-        "subject": mail.subject,
-        "body_text": mail.text,
-        "body_html": mail.html,
-        "state": OutboxState.pending,
-        "attempts": 0,
-        "next_attempt_at": utcnow(),
-        "created_at": utcnow(),
-    }
+    values = mail_row(
+        dedupe_key=dedupe_key,
+        suggestion_id=suggestion_id,
+        kind=kind,
+        to_addr=to_addr,
+        mail=mail,
+        channel=channel,
+    )
     # One statement: the unique index on dedupe_key decides, also against a concurrent transaction
-    # (PostgreSQL) and a message queued earlier in this one (autoflush). A sweep firing hundreds of
-    # rungs queues hundreds of mails, so the select-savepoint-insert-release it replaces mattered.
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # (PostgreSQL) and a message queued earlier in this one (autoflush).
     statement = (
-        insert(OutboxMessage)
+        _insert(session)(OutboxMessage)
         .values(**values)
         .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
         .returning(OutboxMessage)
@@ -71,3 +65,46 @@ def queue_mail(
         message = _by_key(session, dedupe_key)
         assert message is not None
     return message
+
+
+def mail_row(
+    *,
+    dedupe_key: str,
+    suggestion_id: int | None,
+    kind: str,
+    to_addr: str,
+    mail: RenderedMail,
+    channel: OutboxChannel = OutboxChannel.email,
+) -> dict[str, object]:
+    """The outbox row of one message, for ``queue_mails`` (or ``queue_mail``, which inserts one)."""
+    now = utcnow()
+    return {
+        "dedupe_key": dedupe_key,
+        "suggestion_id": suggestion_id,
+        "kind": kind,
+        "channel": channel,
+        "to_addr": to_addr.strip(),
+        "subject": mail.subject,
+        "body_text": mail.text,
+        "body_html": mail.html,
+        "state": OutboxState.pending,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def queue_mails(session: Session, rows: list[dict[str, object]]) -> None:
+    """Queue many messages in one statement; a message whose key is queued already (earlier, or twice
+    in ``rows``) is skipped. The supervision sweep queues its hundreds of notices this way: one
+    round trip to PostgreSQL instead of one per notice."""
+    if rows:
+        statement = _insert(session)(OutboxMessage).on_conflict_do_nothing(
+            index_elements=[OutboxMessage.dedupe_key]
+        )
+        session.execute(statement, rows)
+
+
+def _insert(session: Session) -> Callable[[type[OutboxMessage]], Any]:
+    """INSERT … ON CONFLICT is dialect-specific in SQLAlchemy: PostgreSQL's or SQLite's."""
+    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
