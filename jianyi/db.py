@@ -6,12 +6,14 @@ command or the executor's unit of work commits (``session_scope``) or rolls back
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from jianyi.settings import get_settings
@@ -94,3 +96,8 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def dialect_insert(session: Session) -> Callable[[Any], Any]:
+    """The session's dialect's INSERT, the one with ON CONFLICT (SQLAlchemy has no portable one)."""
+    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -33,6 +33,7 @@ from prefect.input.run_input import keyset_from_paused_state
 from prefect.logging.loggers import flow_run_logger
 from prefect.states import Completed, Failed, State, Suspended
 
+from jianyi.executor.prefect_glue import refusal_reason
 from jianyi.flows.lifecycle import completion_input, describe_wait
 from jianyi.services.lifecycle.engine import WaitPoint
 from jianyi.tasks.advance import advance_in_transaction
@@ -94,14 +95,10 @@ async def _suspend(client: PrefectClient, run_id: UUID, wait: WaitPoint) -> bool
         return True
     if result.state is not None and result.state.is_running():
         return False
-    raise AttemptRefused(f"run {run_id}: suspension refused ({_reason(result)})")
+    raise AttemptRefused(f"run {run_id}: suspension refused ({refusal_reason(result)})")
 
 
 async def _propose(client: PrefectClient, run_id: UUID, state: State[Any]) -> None:
     result = await client.set_flow_run_state(run_id, state)
     if result.status is not SetStateStatus.ACCEPT:
-        raise AttemptRefused(f"run {run_id}: {state.type.value} refused ({_reason(result)})")
-
-
-def _reason(result: Any) -> str:
-    return str(getattr(result.details, "reason", None) or result.status.value)
+        raise AttemptRefused(f"run {run_id}: {state.type.value} refused ({refusal_reason(result)})")

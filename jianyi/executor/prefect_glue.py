@@ -75,7 +75,12 @@ async def start_attempt(client: PrefectClient, run_id: UUID, *, message: str) ->
     result: OrchestrationResult[Any] = await client.set_flow_run_state(run_id, Running(message=message))
     if result.status is SetStateStatus.ACCEPT:
         return True, "running"
-    return False, str(getattr(result.details, "reason", None) or result.status.value)
+    return False, refusal_reason(result)
+
+
+def refusal_reason(result: OrchestrationResult[Any]) -> str:
+    """Why the orchestrator did not accept a proposed state, as it says it."""
+    return str(getattr(result.details, "reason", None) or result.status.value)
 
 
 async def reschedule(client: PrefectClient, run_id: UUID, *, why: str) -> None:

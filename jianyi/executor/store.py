@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from jianyi.db import read_scope, session_scope
+from jianyi.db import dialect_insert, read_scope, session_scope
 from jianyi.models import ExecutorLease, RunClaim, Step, Suggestion
 from jianyi.models.base import utcnow
 from jianyi.models.enums import StepState
@@ -102,8 +100,9 @@ def claim(executor_id: str, flow_run_id: str, suggestion_id: int) -> str | None:
     attempt of the run, so the claim was left by one that could not drop it (a lost connection)."""
     now = utcnow()
     with session_scope() as session:
-        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = insert(RunClaim).values(flow_run_id=flow_run_id, executor_id=executor_id, claimed_at=now)
+        statement = dialect_insert(session)(RunClaim).values(
+            flow_run_id=flow_run_id, executor_id=executor_id, claimed_at=now
+        )
         taken = session.execute(
             statement.on_conflict_do_update(
                 index_elements=[RunClaim.flow_run_id],

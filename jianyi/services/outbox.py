@@ -6,14 +6,10 @@ the dispatcher (jianyi.executor.dispatcher) delivers it at least once, however o
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from jianyi.db import dialect_insert
 from jianyi.models import OutboxMessage
 from jianyi.models.base import utcnow
 from jianyi.models.enums import OutboxChannel, OutboxState
@@ -55,7 +51,7 @@ def queue_mail(
     # One statement: the unique index on dedupe_key decides, also against a concurrent transaction
     # (PostgreSQL) and a message queued earlier in this one (autoflush).
     statement = (
-        _insert(session)(OutboxMessage)
+        dialect_insert(session)(OutboxMessage)
         .values(**values)
         .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
         .returning(OutboxMessage)
@@ -99,12 +95,7 @@ def queue_mails(session: Session, rows: list[dict[str, object]]) -> None:
     in ``rows``) is skipped. The supervision sweep queues its hundreds of notices this way: one
     round trip to PostgreSQL instead of one per notice."""
     if rows:
-        statement = _insert(session)(OutboxMessage).on_conflict_do_nothing(
+        statement = dialect_insert(session)(OutboxMessage).on_conflict_do_nothing(
             index_elements=[OutboxMessage.dedupe_key]
         )
         session.execute(statement, rows)
-
-
-def _insert(session: Session) -> Callable[[type[OutboxMessage]], Any]:
-    """INSERT … ON CONFLICT is dialect-specific in SQLAlchemy: PostgreSQL's or SQLite's."""
-    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
