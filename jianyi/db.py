@@ -6,14 +6,18 @@ command or the executor's unit of work commits (``session_scope``) or rolls back
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from jianyi.settings import get_settings
@@ -21,32 +25,76 @@ from jianyi.settings import get_settings
 READ_ONLY = "jianyi_read_only"  # an execution option: this transaction only reads
 
 
+LOCK_WAIT_SECONDS = 30.0  # a writer waits this long for SQLite's write lock, then fails "database is locked"
+_POLL_FIRST, _POLL_MAX = 0.0005, 0.004  # seconds between asks for the write lock: doubling, then capped
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the API read while the executor writes; busy_timeout makes writers queue
-    # instead of failing with "database is locked" when the API and the executor write at once.
+    # WAL lets the API read while the executor writes; busy_timeout makes the rare statement that
+    # meets a lock mid-transaction (a checkpoint) wait instead of failing.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
+class _WriteLockQueue:
+    """How this process's writers take SQLite's write lock: promptly, and one asker at a time.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10 … then 100 ms between tries. Under a burst of
+    intakes beside the executor's writes, a waiting writer slept through one lock release after
+    another while the API's other threads and the executor took the lock before it: p95 of an
+    intake was 1.7 s, with the CPU half idle. Here one thread of the process asks, every 0.5 to 4 ms,
+    so a released lock is taken within 4 ms; the process's other writers queue behind it on a
+    Python lock instead of each polling the file.
+    """
+
+    def __init__(self) -> None:
+        self._asking = threading.Lock()
+
+    def begin(self, conn: Connection) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+            return
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        if not self._asking.acquire(timeout=LOCK_WAIT_SECONDS):
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+        try:
+            self._take(conn.connection.driver_connection, deadline)
+        finally:
+            self._asking.release()
+
+    @staticmethod
+    def _take(sqlite: Any, deadline: float) -> None:
+        sqlite.execute("PRAGMA busy_timeout=0")  # SQLite answers at once; the waiting is done here
+        try:
+            delay = _POLL_FIRST
+            while True:
+                try:
+                    sqlite.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                        raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+                time.sleep(delay)
+                delay = min(2 * delay, _POLL_MAX)
+        finally:
+            sqlite.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": LOCK_WAIT_SECONDS}
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling starts transactions late; BEGIN IMMEDIATE on every
         # transaction that may write takes the write lock up front, so read-then-write races become
         # waits, not errors. Read-only ones (``read_scope``, the API's GETs) take no lock: in WAL
         # mode they read beside the writer, instead of queueing behind every attempt and completion.
-        event.listen(
-            engine,
-            "begin",
-            lambda conn: conn.exec_driver_sql(
-                "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
-            ),
-        )
+        event.listen(engine, "begin", _WriteLockQueue().begin)
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:

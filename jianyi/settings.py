@@ -26,6 +26,25 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Interface the HTTP API listens on.")
     port: int = Field(default=8700, description="Port of the HTTP API.")
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "API processes behind the one port (uvicorn's workers): one API process runs Python on one "
+            "core at a time, and a burst of intakes needs more than one."
+        ),
+    )
+    background_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description=(
+            "Added to the niceness of the executor and of the Prefect servers jianyi starts: on a busy "
+            "machine the API "
+            "(intakes, officials' steps) runs first, and the backlog of flow-run work takes the rest of "
+            "the CPU. 0 runs them at the API's priority."
+        ),
+    )
     public_url: str | None = Field(
         default=None,
         description="Base URL proposers are sent to for tracking; defaults to http://HOST:PORT.",

@@ -6,8 +6,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.types import ASGIApp
 
 from jianyi.api.deps import SessionDep
+from jianyi.api.gate import ConcurrencyGate
 from jianyi.api.routes import board, communications, steps, suggestions, track, units
 from jianyi.services.errors import JianyiError, field_errors
 
@@ -48,3 +50,9 @@ def create_app() -> FastAPI:
     for module in (units, suggestions, steps, communications, track, board):
         app.include_router(module.router)
     return app
+
+
+def create_served_app() -> ASGIApp:
+    """What ``jianyi api`` serves: the app behind its concurrency gate. A factory, so that each of
+    uvicorn's worker processes builds its own."""
+    return ConcurrencyGate(create_app())

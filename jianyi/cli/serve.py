@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 import typer
@@ -25,16 +26,23 @@ def api() -> None:
     """Serve the HTTP API (OpenAPI at /docs)."""
     import uvicorn
 
-    from jianyi.api.app import create_app
-    from jianyi.api.gate import ConcurrencyGate
-
     settings = get_settings()
-    uvicorn.run(ConcurrencyGate(create_app()), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        "jianyi.api.app:create_served_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.api_workers,
+        log_level="info",
+    )
 
 
 def executor() -> None:
     """Run the lifecycle executor: starts, wakes and runs the suggestions' flow runs; sends the outbox."""
     from jianyi.executor.service import Executor  # imports Prefect, which configures logging its way
+
+    # Before any thread starts, so that every thread of the process inherits it.
+    os.nice(get_settings().background_nice)
 
     # Prefect's logging setup leaves loggers outside "prefect" without a handler: give ours one.
     handler = logging.StreamHandler()

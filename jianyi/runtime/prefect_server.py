@@ -22,6 +22,7 @@ from typing import IO, Literal, Self
 import httpx
 
 from jianyi.runtime.ports import free_port
+from jianyi.settings import get_settings
 
 # Prefect's events vacuum (its default) and its orphan vacuum, which deletes once a day the logs and
 # artifacts left by runs that no longer exist: those the executor's retention deletes.
@@ -76,11 +77,14 @@ class PrefectServer:
         stop_grace: float = 10.0,
         extra_env: Mapping[str, str] | None = None,
         role: Literal["all", "api", "services"] = "all",
+        nice: int | None = None,
     ) -> None:
         """``role``: "all" is one process with the API and the background services (the default
         profile); the scale-out profile runs "api" replicas (``--no-services``) and one
-        "services" process (``prefect server services start``), as Prefect documents."""
+        "services" process (``prefect server services start``), as Prefect documents.
+        ``nice``: added to the server's niceness; by default JIANYI_BACKGROUND_NICE."""
         self.role = role
+        self.nice = get_settings().background_nice if nice is None else nice
         self.directory = Path(directory).resolve()
         self.port = port if port is not None else free_port()
         if database_url is not None and not database_url.startswith(_SUPPORTED_DB_PREFIXES):
@@ -195,6 +199,8 @@ class PrefectServer:
             # Its own process group, so stop() can kill anything it spawned and a Ctrl-C
             # meant for the parent's terminal doesn't kill it before `stop()` runs.
             start_new_session=True,
+            # Only jianyi's executor (and the UI) call it: on a busy machine the API runs first.
+            preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,
         )
         try:
             self._wait_healthy()

@@ -211,7 +211,6 @@ def _plan(
         due_at=due_at,
         created_at=now,
     )
-    session.add(plan)
     rendered: RenderedMail | None = None
     if rule.template is not None:
         try:
@@ -224,6 +223,8 @@ def _plan(
         plan.body_text = rendered.text if rendered else None
     elif rendered is not None:
         _queue(session, plan, recipient, rendered, template=rule.template or rule.kind.value, now=now)
+    # Added once its message and communication exist: one INSERT with their ids, no UPDATE after.
+    session.add(plan)
     session.flush()
     audit.record(
         session,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 
+from jianyi import db
 from jianyi.db import get_engine, get_read_sessionmaker, get_sessionmaker, read_scope, session_scope
 from jianyi.migrate import upgrade
 from jianyi.models import Unit
@@ -38,6 +41,50 @@ def test_a_read_scope_never_keeps_what_it_did(sqlite_url: str) -> None:
         session.execute(update(Unit).values(name="changed"))
     with read_scope(sqlite_url) as session:
         assert "changed" not in set(session.scalars(select(Unit.name)))
+
+
+def test_writers_queue_for_the_lock_and_each_gets_it(sqlite_url: str) -> None:
+    """Writers of this process and of another connection, all at once: every one commits."""
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            with session_scope(sqlite_url) as session:
+                session.execute(update(Unit).where(Unit.code == "city-office").values(name=f"w{n}"))
+                time.sleep(0.02)  # hold the lock a while: the others must wait, not fail
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    with session_scope(sqlite_url) as holder:
+        holder.execute(update(Unit).where(Unit.code == "city-office").values(name="holder"))
+        for thread in threads:
+            thread.start()
+        time.sleep(0.2)
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    with read_scope(sqlite_url) as session:
+        assert session.scalar(select(Unit.name).where(Unit.code == "city-office")) in {
+            f"w{n}" for n in range(8)
+        }
+
+
+def test_a_writer_that_never_gets_the_lock_fails_and_says_so(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "LOCK_WAIT_SECONDS", 0.3)
+    other = db.make_engine(sqlite_url)  # another process's connection, in effect
+    try:
+        with other.begin() as holding:
+            holding.execute(update(Unit).values(name="held"))
+            with (
+                pytest.raises(OperationalError, match="database is locked"),
+                session_scope(sqlite_url) as session,
+            ):
+                session.execute(select(Unit.id)).all()
+    finally:
+        other.dispose()
 
 
 def teardown_module() -> None:
