@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from jianyi.models import Assignment, CalendarYear, Proposer, Step, StepTimer, Suggestion, Unit
@@ -195,7 +195,8 @@ def _lay(
     step.due_provisional = result.deadline.provisional
     if record_rule:
         step.due_rule = result.rule_id
-    session.flush()
+    if step.id is None:  # the timers name it
+        session.flush()
     for ladder, rung, when in result.timers:
         if (ladder, rung) not in fired:
             _timer(session, step, ladder, rung, when)
@@ -218,10 +219,12 @@ def moot_timers(session: Session, *, step_ids: list[int]) -> None:
     """The step was answered or cancelled: its pending rungs will never fire."""
     if not step_ids:
         return
-    for timer in session.scalars(
-        select(StepTimer).where(StepTimer.step_id.in_(step_ids), StepTimer.state == TimerState.pending)
-    ):
-        timer.state = TimerState.moot
+    # One statement for any number of steps (a sweep's lapses); timers in the session follow it.
+    session.execute(
+        update(StepTimer)
+        .where(StepTimer.step_id.in_(step_ids), StepTimer.state == TimerState.pending)
+        .values(state=TimerState.moot)
+    )
 
 
 def relay(session: Session, *, step: Step, working_days: int | None) -> None:

@@ -80,6 +80,11 @@ class _Batch:
     loaded: list[object]
     # The notices of every rung, queued together once all have fired: one statement, not one per notice.
     mails: list[dict[str, object]] = field(default_factory=list)
+    # The steps whose window lapses, closed together once all rungs have fired (steps.lapse_for_rules).
+    lapses: list[int] = field(default_factory=list)
+    # The supervision orders opened, with their time to answer and the action that reports each:
+    # inserted in one flush, then planned (their deadlines and rungs) once they have ids.
+    orders: list[tuple[Step, int, dict[str, Any]]] = field(default_factory=list)
 
     @classmethod
     def load(cls, session: Session, timer_ids: list[int]) -> tuple[_Batch, list[StepTimer]]:
@@ -127,6 +132,12 @@ def sweep(session: Session, *, now: datetime, limit: int = 500) -> list[Fired]:
         return []
     batch, timers = _Batch.load(session, claimed)
     fired = [_fire(session, batch, timer, now=now) for timer in timers]
+    _plan_orders(session, batch)
+    lapsed = steps.lapse_for_rules(session, actor=RULES, step_ids=batch.lapses, now=now)
+    for item in fired:
+        for action in item.actions:
+            if action["type"] == "lapse" and item.step_id not in lapsed:
+                action["note"] = "answered before it lapsed"
     outbox.queue_mails(session, batch.mails)
     # What each rung did, on its timer and in the audit: one batched statement each for the whole
     # sweep (added now, the audit rows are flushed together), not a write per rung.
@@ -162,7 +173,7 @@ def _fire(session: Session, batch: _Batch, timer: StepTimer, *, now: datetime) -
         rung=timer.rung,
     )
     if timer.ladder == deadlines.EXPIRY_LADDER:
-        steps.lapse(session, actor=RULES, step_id=step.id, now=now)  # e.g. no rating within 10 WD: no rating
+        batch.lapses.append(step.id)  # e.g. no rating within 10 WD: no rating (closed after the loop)
         result.actions.append({"type": "lapse"})
     else:
         rung = batch.rung(timer)
@@ -223,7 +234,7 @@ def _act(
     if kind == "supervision_order":
         if unit is None:
             return {"type": kind, "note": "the proposer's step: no unit to supervise"}
-        order = _open_supervision_order(session, timer, step, action.working_days)
+        order = _open_supervision_order(session, timer, step)
         to = batch.recipients(session, unit_id=unit.id, heads=False) + batch.recipients(
             session, unit_id=unit.id, heads=True
         )
@@ -240,7 +251,9 @@ def _act(
             answer_within=action.working_days,
             into=batch.mails,
         )
-        return {"type": kind, "form": action.form.value, "order_step_id": order.id, "sent": sent}
+        acted = {"type": kind, "form": action.form.value, "order_step_id": None, "sent": sent}
+        batch.orders.append((order, action.working_days, acted))
+        return acted
     if kind == "escalate":
         office = session.get(Unit, suggestion.office_unit_id)
         above = session.get(Unit, office.parent_id) if office and office.parent_id else None
@@ -266,10 +279,9 @@ def _act(
     return {"type": kind, "note": "unknown action"}
 
 
-def _open_supervision_order(session: Session, timer: StepTimer, step: Step, working_days: int) -> Step:
-    """A supervision order (督办单) is itself a step the unit answers, with its own deadline."""
-    suggestion = session.get(Suggestion, step.suggestion_id)
-    assert suggestion is not None
+def _open_supervision_order(session: Session, timer: StepTimer, step: Step) -> Step:
+    """A supervision order (督办单) is itself a step the unit answers, with its own deadline (laid by
+    ``_plan_orders`` once every order of the sweep has its id)."""
     order = Step(
         suggestion_id=step.suggestion_id,
         kind=StepKind.supervision_order,
@@ -281,6 +293,15 @@ def _open_supervision_order(session: Session, timer: StepTimer, step: Step, work
         created_at=timer.fired_at or timer.fire_at,
     )
     session.add(order)
-    session.flush()
-    deadlines.plan(session, step=order, suggestion=suggestion, working_days=working_days)
     return order
+
+
+def _plan_orders(session: Session, batch: _Batch) -> None:
+    if not batch.orders:
+        return
+    session.flush()  # every order of the sweep inserted at once
+    for order, working_days, acted in batch.orders:
+        suggestion = session.get(Suggestion, order.suggestion_id)
+        assert suggestion is not None
+        deadlines.plan(session, step=order, suggestion=suggestion, working_days=working_days)
+        acted["order_step_id"] = order.id

@@ -103,6 +103,43 @@ def lapse(session: Session, *, actor: Actor, step_id: int, now: datetime | None 
     return _submit(session, actor=actor, step=step, input=None, now=now)
 
 
+def lapse_for_rules(session: Session, *, actor: Actor, step_ids: list[int], now: datetime) -> set[int]:
+    """The lapses a sweep's rules call for, in three statements whatever their number: each step
+    still open is closed unanswered, its pending rungs made moot, its lapse audited. Returns the
+    steps lapsed; one answered meanwhile (PostgreSQL: by a commit since the sweep's claim) stays
+    answered."""
+    assert actor.is_system, "the rules' lapses; an official lapses one step at a time (lapse)"
+    if not step_ids:
+        return set()
+    lapsed = set(
+        session.scalars(
+            update(Step)
+            .where(Step.id.in_(step_ids), Step.state == StepState.open)
+            .values(
+                state=StepState.submitted,
+                input=None,
+                submitted_at=now,
+                completed_by_id=actor.user_id,
+                completed_by_label=actor.name or actor.label,
+            )
+            .returning(Step.id)
+        )
+    )
+    deadlines.moot_timers(session, step_ids=sorted(lapsed))
+    for step_id in sorted(lapsed):
+        step = session.get(Step, step_id)
+        assert step is not None
+        audit.record(
+            session,
+            actor=actor,
+            action="step.lapsed_by",
+            suggestion_id=step.suggestion_id,
+            step_id=step.id,
+            detail={"kind": step.kind.value, "input": None},
+        )
+    return lapsed
+
+
 def _submit(
     session: Session, *, actor: Actor, step: Step, input: dict[str, Any] | None, now: datetime | None
 ) -> Step:

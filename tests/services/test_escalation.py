@@ -18,7 +18,7 @@ from jianyi.models import AuditEntry, OutboxMessage, Step, StepTimer, Suggestion
 from jianyi.models.enums import StepKind, StepState
 from jianyi.models.step_timer import TimerState
 from jianyi.rules.calendar import load_notice
-from jianyi.services import deadlines, escalation
+from jianyi.services import deadlines, escalation, steps
 from jianyi.services.lifecycle.engine import advance
 
 NOTICE_2027 = Path(__file__).resolve().parents[2] / "jianyi" / "rules" / "notices" / "2027.example.yaml"
@@ -270,3 +270,35 @@ def test_a_paused_clock_stops_the_reminders_and_moves_the_deadline(
     timers = clock.timers(opinion.id)
     assert [(t.rung, t.state) for t in timers if t.rung == 1] == [(1, TimerState.fired)]  # not laid again
     assert sorted(t.rung for t in timers if t.state is TimerState.pending) == [2, 3, 4, 5]
+
+
+def test_the_rules_lapse_together_only_the_windows_still_open(
+    clock: Clock, sessions: sessionmaker[Session]
+) -> None:
+    """A sweep closes its lapsing windows in one go; one answered meanwhile stays answered."""
+    waiting, answered = clock.submit(MONDAY), clock.submit(MONDAY)
+    for suggestion_id in (waiting, answered):
+        clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    payload = {"decision": "not_adopt", "reasons": "理由", "consultation": "电话"}
+    clock.complete(answered, StepKind.opinion, "transport", payload, MONDAY + timedelta(days=1))
+    open_id, answered_id = clock.step(waiting, StepKind.opinion).id, clock.step(answered, StepKind.opinion).id
+    later = MONDAY + timedelta(days=40)
+    with sessions() as session:
+        lapsed = steps.lapse_for_rules(
+            session, actor=escalation.RULES, step_ids=[open_id, answered_id], now=later
+        )
+        session.commit()
+    assert lapsed == {open_id}
+    with sessions() as session:
+        lapsed_step, kept = session.get(Step, open_id), session.get(Step, answered_id)
+        assert lapsed_step is not None and kept is not None
+        assert lapsed_step.state is StepState.submitted and lapsed_step.input is None
+        assert lapsed_step.completed_by_label == "rules" and lapsed_step.submitted_at == later
+        assert (
+            kept.input is not None and kept.input["reasons"] == "理由" and kept.completed_by_label != "rules"
+        )
+        audited = session.scalars(
+            select(AuditEntry.step_id).where(AuditEntry.action == "step.lapsed_by")
+        ).all()
+        assert audited == [open_id]
+    assert {t.state for t in clock.timers(open_id)} == {TimerState.moot}
