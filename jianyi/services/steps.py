@@ -103,6 +103,17 @@ def lapse(session: Session, *, actor: Actor, step_id: int, now: datetime | None 
     return _submit(session, actor=actor, step=step, input=None, now=now)
 
 
+def _submitted(actor: Actor, input: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """What a step stored as submitted holds: its input (None: lapsed), when and by whom."""
+    return {
+        "state": StepState.submitted,
+        "input": input,
+        "submitted_at": now,
+        "completed_by_id": actor.user_id,
+        "completed_by_label": actor.name or actor.label,
+    }
+
+
 def lapse_for_rules(session: Session, *, actor: Actor, step_ids: list[int], now: datetime) -> set[int]:
     """The lapses a sweep's rules call for, in three statements whatever their number: each step
     still open is closed unanswered, its pending rungs made moot, its lapse audited. Returns the
@@ -115,13 +126,7 @@ def lapse_for_rules(session: Session, *, actor: Actor, step_ids: list[int], now:
         session.scalars(
             update(Step)
             .where(Step.id.in_(step_ids), Step.state == StepState.open)
-            .values(
-                state=StepState.submitted,
-                input=None,
-                submitted_at=now,
-                completed_by_id=actor.user_id,
-                completed_by_label=actor.name or actor.label,
-            )
+            .values(**_submitted(actor, None, now))
             .returning(Step.id)
         )
     )
@@ -148,13 +153,7 @@ def _submit(
     result = session.execute(
         update(Step)
         .where(Step.id == step.id, Step.state == StepState.open)
-        .values(
-            state=StepState.submitted,
-            input=input,
-            submitted_at=now,
-            completed_by_id=actor.user_id,
-            completed_by_label=actor.name or actor.label,
-        )
+        .values(**_submitted(actor, input, now))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
