@@ -24,9 +24,12 @@ from jianyi.settings import get_settings
 
 READ_ONLY = "jianyi_read_only"  # an execution option: this transaction only reads
 
-
 LOCK_WAIT_SECONDS = 30.0  # a writer waits this long for SQLite's write lock, then fails "database is locked"
 _POLL_FIRST, _POLL_MAX = 0.0005, 0.004  # seconds between asks for the write lock: doubling, then capped
+
+
+def _busy_timeout() -> str:
+    return f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -34,7 +37,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # meets a lock mid-transaction (a checkpoint) wait instead of failing.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
+    cursor.execute(_busy_timeout())
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -81,7 +84,7 @@ class _WriteLockQueue:
                 time.sleep(delay)
                 delay = min(2 * delay, _POLL_MAX)
         finally:
-            sqlite.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
+            sqlite.execute(_busy_timeout())
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:

@@ -40,9 +40,8 @@ class Settings(BaseSettings):
         le=19,
         description=(
             "Added to the niceness of the executor and of the Prefect servers jianyi starts: on a busy "
-            "machine the API "
-            "(intakes, officials' steps) runs first, and the backlog of flow-run work takes the rest of "
-            "the CPU. 0 runs them at the API's priority."
+            "machine the API (intakes, officials' steps) runs first, and the backlog of flow-run work "
+            "takes the rest of the CPU. 0 runs them at the API's priority."
         ),
     )
     public_url: str | None = Field(

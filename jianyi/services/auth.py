@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from jianyi.models import Unit, User
@@ -66,7 +66,8 @@ def create_user(
     return user, token
 
 
-def actor_for(user: User) -> Actor:
+def actor_for(user: User | Row[int, Role, int | None, str]) -> Actor:
+    """The caller a user is: from the entity, or from a row of its columns (``authenticate``)."""
     return Actor(
         label=f"user:{user.id}", role=user.role, user_id=user.id, unit_id=user.unit_id, name=user.name
     )
@@ -83,4 +84,4 @@ def authenticate(session: Session, *, token: str | None) -> Actor:
     ).one_or_none()
     if user is None:
         raise NotAuthenticated("unknown or revoked token")
-    return Actor(label=f"user:{user.id}", role=user.role, user_id=user.id, unit_id=user.unit_id, name=user.name)
+    return actor_for(user)

@@ -37,9 +37,6 @@ def queue_mail(
     address to send to (an anonymous proposer, or one who left only a phone number).
     Flushes only: the caller commits.
     """
-    to_addr = to_addr.strip()
-    if not to_addr:
-        return None
     values = mail_row(
         dedupe_key=dedupe_key,
         suggestion_id=suggestion_id,
@@ -48,6 +45,8 @@ def queue_mail(
         mail=mail,
         channel=channel,
     )
+    if not values["to_addr"]:
+        return None
     # One statement: the unique index on dedupe_key decides, also against a concurrent transaction
     # (PostgreSQL) and a message queued earlier in this one (autoflush).
     statement = (
