@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jianyi.models import (
@@ -31,6 +32,7 @@ from jianyi.models import (
     StageEntry,
     Suggestion,
 )
+from jianyi.models.base import table_of
 from jianyi.models.enums import (
     OUTCOME_LABELS,
     CommunicationKind,
@@ -73,10 +75,10 @@ def on_event(
     cause: str,
     values: Mapping[str, str | None] | None = None,
     reply_method: str | None = None,
-) -> list[PlannedCommunication]:
+) -> None:
     """Plan what the rules say `event` calls for. `cause` names this occurrence (e.g. "step:42"):
     the same event seen again for the same cause plans nothing new."""
-    return _trigger(
+    _trigger(
         session,
         suggestion,
         trigger=f"event:{event.value}",
@@ -88,16 +90,14 @@ def on_event(
     )
 
 
-def on_stage(
-    session: Session, suggestion: Suggestion, stage: Stage, *, now: datetime
-) -> list[PlannedCommunication]:
+def on_stage(session: Session, suggestion: Suggestion, stage: Stage, *, now: datetime) -> None:
     """Plan what entering `stage` calls for (its n-th entry is its own cause: research can recur)."""
     entries = session.scalar(
         select(func.count())
         .select_from(StageEntry)
         .where(StageEntry.suggestion_id == suggestion.id, StageEntry.stage == stage)
     )
-    return _trigger(
+    _trigger(
         session,
         suggestion,
         trigger=f"stage:{stage.value}",
@@ -119,10 +119,10 @@ def _trigger(
     cause: str,
     values: Mapping[str, str | None],
     reply_method: str | None,
-) -> list[PlannedCommunication]:
+) -> None:
     # Conditions are evaluated per recipient: a merged duplicate's proposer may have no e-mail.
     if not rules:
-        return []
+        return
     recipients = [_Recipient(suggestion, session.get(Proposer, suggestion.proposer_id), cause)]
     if trigger in _FAN_OUT:
         merged = session.scalars(
@@ -132,15 +132,13 @@ def _trigger(
             _Recipient(d, session.get(Proposer, d.proposer_id), f"{cause}:via:{suggestion.id}")
             for d in merged
         ]
-    planned: list[PlannedCommunication] = []
     for recipient in recipients:
         ctx = deadlines.suggestion_context(session, suggestion, proposer=recipient.proposer)
         ctx["reply"] = {"method": reply_method or ""}
         message_values = _values(session, suggestion, recipient, trigger, values)
         for rule in rules:
             if rule.condition is None or rule.condition.evaluate(ctx):
-                planned.append(_plan(session, rule, recipient, now=now, values=message_values))
-    return planned
+                _plan(session, rule, recipient, now=now, values=message_values)
 
 
 def _values(
@@ -174,6 +172,17 @@ def _values(
     return values
 
 
+# Built once (bound at execution): planning runs in every intake, and building a statement costs
+# more than executing it. Rows are written with Core INSERTs: nothing reads them back as objects.
+_ALREADY_PLANNED = select(PlannedCommunication.id).where(
+    PlannedCommunication.suggestion_id == bindparam("suggestion_id"),
+    PlannedCommunication.rule_id == bindparam("rule_id"),
+    PlannedCommunication.cause == bindparam("cause"),
+)
+_INSERT_PLAN = insert(table_of(PlannedCommunication))
+_INSERT_COMMUNICATION = insert(table_of(Communication)).returning(table_of(Communication).c.id)
+
+
 def _plan(
     session: Session,
     rule: CommunicationRule,
@@ -181,17 +190,11 @@ def _plan(
     *,
     now: datetime,
     values: Mapping[str, str | None],
-) -> PlannedCommunication:
+) -> None:
     target = recipient.suggestion
-    existing = session.scalar(
-        select(PlannedCommunication).where(
-            PlannedCommunication.suggestion_id == target.id,
-            PlannedCommunication.rule_id == rule.id,
-            PlannedCommunication.cause == recipient.cause,
-        )
-    )
-    if existing is not None:
-        return existing
+    key = {"suggestion_id": target.id, "rule_id": rule.id, "cause": recipient.cause}
+    if session.scalar(_ALREADY_PLANNED, key) is not None:
+        return
     due_at = now
     if rule.timing.within_working_days is not None:
         rules = deadlines.current_rules()
@@ -199,18 +202,21 @@ def _plan(
         due_at = calendar.add_working_days(
             now, rule.timing.within_working_days, cutoff=rules.calendar.cutoff
         ).at
-    plan = PlannedCommunication(
-        suggestion_id=target.id,
-        proposer_id=recipient.proposer.id if recipient.proposer else None,
-        rule_id=rule.id,
-        cause=recipient.cause,
-        kind=rule.kind,
-        channel=rule.channel,
-        manual=rule.manual,
-        state=CommunicationState.awaiting if rule.manual else CommunicationState.queued,
-        due_at=due_at,
-        created_at=now,
-    )
+    plan: dict[str, Any] = {
+        **key,
+        "proposer_id": recipient.proposer.id if recipient.proposer else None,
+        "kind": rule.kind,
+        "channel": rule.channel,
+        "manual": rule.manual,
+        "state": CommunicationState.awaiting if rule.manual else CommunicationState.queued,
+        "due_at": due_at,
+        "created_at": now,
+        "body_text": None,
+        "note": None,
+        "outbox_message_id": None,
+        "communication_id": None,
+        "done_at": None,
+    }
     rendered: RenderedMail | None = None
     if rule.template is not None:
         try:
@@ -220,12 +226,11 @@ def _plan(
             # changed under a running system: skip the message, keep the case going, say why.
             _skip(plan, now, f"template {rule.template!r} could not be rendered: {exc}")
     if rule.manual:
-        plan.body_text = rendered.text if rendered else None
+        plan["body_text"] = rendered.text if rendered else None
     elif rendered is not None:
         _queue(session, plan, recipient, rendered, template=rule.template or rule.kind.value, now=now)
-    # Added once its message and communication exist: one INSERT with their ids, no UPDATE after.
-    session.add(plan)
-    session.flush()
+    # Inserted once its message and communication exist: one INSERT with their ids, no UPDATE after.
+    session.execute(_INSERT_PLAN, plan)
     audit.record(
         session,
         actor=FLOW,
@@ -235,21 +240,20 @@ def _plan(
             "rule": rule.id,
             "kind": rule.kind.value,
             "channel": rule.channel,
-            "state": plan.state.value,
+            "state": plan["state"].value,
             "due_at": due_at.isoformat(),
             "cause": recipient.cause,
         },
     )
-    return plan
 
 
-def _skip(plan: PlannedCommunication, now: datetime, note: str) -> None:
-    plan.state, plan.note, plan.done_at = CommunicationState.skipped, note, now
+def _skip(plan: dict[str, Any], now: datetime, note: str) -> None:
+    plan.update(state=CommunicationState.skipped, note=note, done_at=now)
 
 
 def _queue(
     session: Session,
-    plan: PlannedCommunication,
+    plan: dict[str, Any],
     recipient: _Recipient,
     rendered: RenderedMail,
     *,
@@ -257,36 +261,38 @@ def _queue(
     now: datetime,
 ) -> None:
     proposer = recipient.proposer
-    channel = OutboxChannel(plan.channel)
+    channel = OutboxChannel(plan["channel"])
     address = (proposer.email if channel is OutboxChannel.email else proposer.phone) if proposer else None
     if proposer is None or proposer.anonymous or not address:
         _skip(plan, now, f"no {'e-mail address' if channel is OutboxChannel.email else 'phone number'}")
         return
-    message = queue_mail(
+    message_id = queue_mail(
         session,
-        dedupe_key=f"comm:{plan.suggestion_id}:{plan.rule_id}:{plan.cause}"[:120],
-        suggestion_id=plan.suggestion_id,
+        dedupe_key=f"comm:{plan['suggestion_id']}:{plan['rule_id']}:{plan['cause']}"[:120],
+        suggestion_id=plan["suggestion_id"],
         kind=template,  # the outbox says what the message is: its template
         to_addr=address,
         mail=rendered,
         channel=channel,
     )
-    if message is None:
+    if message_id is None:
         _skip(plan, now, "no address")
         return
-    plan.outbox_message_id = message.id
-    communication = Communication(
-        suggestion_id=plan.suggestion_id,
-        proposer_id=proposer.id,
-        kind=plan.kind,
-        method=ContactMethod(channel.value),
-        at=now,
-        summary=rendered.subject or rendered.text[:200],
-        outbox_message_id=message.id,
+    communication_id = session.scalar(
+        _INSERT_COMMUNICATION,
+        {
+            "suggestion_id": plan["suggestion_id"],
+            "proposer_id": proposer.id,
+            "kind": plan["kind"],
+            "method": ContactMethod(channel.value),
+            "at": now,
+            "summary": rendered.subject or rendered.text[:200],
+            "by_user_id": None,
+            "step_id": None,
+            "outbox_message_id": message_id,
+        },
     )
-    session.add(communication)
-    session.flush()
-    plan.communication_id, plan.done_at = communication.id, now
+    plan.update(outbox_message_id=message_id, communication_id=communication_id, done_at=now)
 
 
 def record(

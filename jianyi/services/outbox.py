@@ -6,18 +6,31 @@ the dispatcher (jianyi.executor.dispatcher) delivers it at least once, however o
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import lru_cache
+
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from jianyi.db import dialect_insert
 from jianyi.models import OutboxMessage
-from jianyi.models.base import utcnow
+from jianyi.models.base import table_of, utcnow
 from jianyi.models.enums import OutboxChannel, OutboxState
 from jianyi.services.mail import RenderedMail
 
 
-def _by_key(session: Session, dedupe_key: str) -> OutboxMessage | None:
-    return session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)).one_or_none()
+def _by_key(session: Session, dedupe_key: str) -> int | None:
+    return session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+
+
+@lru_cache(maxsize=2)
+def _insert_one(dialect: str) -> Insert:
+    # Built once: an intake queues its acknowledgement with it, and building the statement each time
+    # cost five times its execution (1 ms against 0.2 on SQLite).
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = table_of(OutboxMessage)
+    return insert(table).on_conflict_do_nothing(index_elements=[table.c.dedupe_key]).returning(table.c.id)
 
 
 def queue_mail(
@@ -29,13 +42,13 @@ def queue_mail(
     to_addr: str,
     mail: RenderedMail,
     channel: OutboxChannel = OutboxChannel.email,
-) -> OutboxMessage | None:
+) -> int | None:
     """Queue one mail (or, with `channel` sms, one text message: `to_addr` is the phone number and
     `mail.text` the message); the same `dedupe_key` (the cause, e.g. "ack:42") queues it only once.
 
-    Returns the new message, or the one already queued under that key; None when there is no
-    address to send to (an anonymous proposer, or one who left only a phone number).
-    Flushes only: the caller commits.
+    Returns the id of the new message, or of the one already queued under that key; None when
+    there is no address to send to (an anonymous proposer, or one who left only a phone number).
+    Executes in the caller's transaction: the caller commits.
     """
     values = mail_row(
         dedupe_key=dedupe_key,
@@ -48,18 +61,12 @@ def queue_mail(
     if not values["to_addr"]:
         return None
     # One statement: the unique index on dedupe_key decides, also against a concurrent transaction
-    # (PostgreSQL) and a message queued earlier in this one (autoflush).
-    statement = (
-        dialect_insert(session)(OutboxMessage)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
-        .returning(OutboxMessage)
-    )
-    message = session.scalars(statement).one_or_none()
-    if message is None:  # already queued under this key: that one stands
-        message = _by_key(session, dedupe_key)
-        assert message is not None
-    return message
+    # (PostgreSQL) and a message queued earlier in this one.
+    message_id = session.scalar(_insert_one(session.get_bind().dialect.name), values)
+    if message_id is None:  # already queued under this key: that one stands
+        message_id = _by_key(session, dedupe_key)
+        assert message_id is not None
+    return message_id
 
 
 def mail_row(

@@ -103,7 +103,7 @@ def _queue(sessions: sessionmaker[Session], count: int, *, key: str = "ack") -> 
                     tracking_url=TRACKING_URL.format(n=n),
                 ),
             )
-            message = queue_mail(
+            message_id = queue_mail(
                 session,
                 dedupe_key=f"{key}:{n}",
                 suggestion_id=None,
@@ -111,8 +111,8 @@ def _queue(sessions: sessionmaker[Session], count: int, *, key: str = "ack") -> 
                 to_addr=f"proposer{n}@example.org",
                 mail=mail,
             )
-            assert message is not None
-            ids.append(message.id)
+            assert message_id is not None
+            ids.append(message_id)
     return ids
 
 

@@ -53,7 +53,7 @@ def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
 
 def _queue_sms(sessions: sessionmaker[Session], key: str = "ack:1", *, text: str = TEXT) -> int:
     with sessions() as session, session.begin():
-        message = queue_mail(
+        message_id = queue_mail(
             session,
             dedupe_key=key,
             suggestion_id=None,
@@ -62,13 +62,13 @@ def _queue_sms(sessions: sessionmaker[Session], key: str = "ack:1", *, text: str
             mail=RenderedMail(subject="", text=text, html=""),
             channel=OutboxChannel.sms,
         )
-        assert message is not None
-        return message.id
+        assert message_id is not None
+        return message_id
 
 
 def _queue_email(sessions: sessionmaker[Session], key: str = "ack-mail:1") -> int:
     with sessions() as session, session.begin():
-        message = queue_mail(
+        message_id = queue_mail(
             session,
             dedupe_key=key,
             suggestion_id=None,
@@ -76,8 +76,8 @@ def _queue_email(sessions: sessionmaker[Session], key: str = "ack-mail:1") -> in
             to_addr="lizhang@example.org",
             mail=RenderedMail(subject="已收到您的建议", text="文本", html="<p>文本</p>"),
         )
-        assert message is not None
-        return message.id
+        assert message_id is not None
+        return message_id
 
 
 def _row(sessions: sessionmaker[Session], outbox_id: int) -> OutboxMessage:

@@ -27,9 +27,10 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 
 
 def _queue(session: Session, key: str, to_addr: str = "li@example.org") -> OutboxMessage | None:
-    return queue_mail(
+    message_id = queue_mail(
         session, dedupe_key=key, suggestion_id=None, kind="acknowledgement", to_addr=to_addr, mail=MAIL
     )
+    return None if message_id is None else session.get(OutboxMessage, message_id)
 
 
 def _count(session: Session) -> int:
