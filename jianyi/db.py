@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
 from typing import Any
 
@@ -122,6 +122,22 @@ def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
 def get_read_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
     """Sessions for units of work that only read (same pool, no write lock on SQLite)."""
     return sessionmaker(bind=get_engine(url).execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+
+_one_writer = threading.Lock()
+
+
+def writer_turn(url: str | None = None) -> AbstractContextManager[object]:
+    """Hold this around a unit of work that writes, on a hot path: on SQLite one at a time per process.
+
+    SQLite writes one transaction at a time anyway. Several of the process's threads working at once
+    only share the interpreter (the GIL): the one holding the write lock got a fraction of it, and
+    held the lock two or three times as long (an intake: 17 ms instead of 8 under a burst). On
+    PostgreSQL, writers of different rows do run side by side: no turn is taken.
+    """
+    if (url or get_settings().resolved_database_url).startswith("sqlite"):
+        return _one_writer
+    return nullcontext()
 
 
 @contextmanager

@@ -31,10 +31,17 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_actor(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Actor:
-    return auth.authenticate(session, token=credentials.credentials if credentials else None)
+async def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str | None:
+    return credentials.credentials if credentials else None
+
+
+BearerToken = Annotated[str | None, Depends(bearer_token)]
+
+
+def get_actor(session: SessionDep, token: BearerToken) -> Actor:
+    return auth.authenticate(session, token=token)
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
