@@ -39,9 +39,10 @@ class Settings(BaseSettings):
         ge=0,
         le=19,
         description=(
-            "Added to the niceness of the executor and of the Prefect servers jianyi starts: on a busy "
-            "machine the API (intakes, officials' steps) runs first, and the backlog of flow-run work "
-            "takes the rest of the CPU. 0 runs them at the API's priority."
+            "Added to the niceness of the Prefect servers jianyi starts: on a busy machine the API "
+            "(intakes, officials' steps) and the executor run first, and the Prefect server's share of "
+            "the backlog takes the rest of the CPU. 0 runs them at the API's priority. The executor is "
+            "not lowered: on SQLite it holds the write lock the API's writes wait for."
         ),
     )
     public_url: str | None = Field(

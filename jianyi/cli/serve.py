@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 
 import typer
@@ -40,9 +39,6 @@ def api() -> None:
 def executor() -> None:
     """Run the lifecycle executor: starts, wakes and runs the suggestions' flow runs; sends the outbox."""
     from jianyi.executor.service import Executor  # imports Prefect, which configures logging its way
-
-    # Before any thread starts, so that every thread of the process inherits it.
-    os.nice(get_settings().background_nice)
 
     # Prefect's logging setup leaves loggers outside "prefect" without a handler: give ours one.
     handler = logging.StreamHandler()
