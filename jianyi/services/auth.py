@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from jianyi.models import Unit, User
@@ -73,15 +73,17 @@ def actor_for(user: User | Row[int, Role, int | None, str]) -> Actor:
     )
 
 
+# Columns, not the entity, in a statement built once: every request authenticates, and the User
+# object is never needed.
+_BY_TOKEN = select(User.id, User.role, User.unit_id, User.name).where(
+    User.token_hash == bindparam("token_hash"), User.active.is_(True)
+)
+
+
 def authenticate(session: Session, *, token: str | None) -> Actor:
     if not token:
         raise NotAuthenticated("a bearer token is required")
-    # Columns, not the entity: every request authenticates, and the User object is never needed.
-    user = session.execute(
-        select(User.id, User.role, User.unit_id, User.name).where(
-            User.token_hash == hash_token(token), User.active.is_(True)
-        )
-    ).one_or_none()
+    user = session.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).one_or_none()
     if user is None:
         raise NotAuthenticated("unknown or revoked token")
     return actor_for(user)

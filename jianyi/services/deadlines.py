@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from jianyi.models import Assignment, CalendarYear, Proposer, Step, StepTimer, Suggestion, Unit
@@ -63,6 +63,19 @@ def _code(session: Session, unit_id: int | None) -> str:
     return unit.code if unit else ""
 
 
+# Built once (bound at execution): every intake and every attempt evaluates conditions, and building
+# the statement cost twice its execution.
+_CO_UNITS = (
+    select(func.count())
+    .select_from(Assignment)
+    .where(
+        Assignment.suggestion_id == bindparam("suggestion_id"),
+        Assignment.role == AssignmentRole.co,
+        Assignment.state == AssignmentState.active,
+    )
+)
+
+
 def suggestion_context(
     session: Session, suggestion: Suggestion, *, proposer: Proposer | None = None
 ) -> dict[str, Any]:
@@ -73,15 +86,7 @@ def suggestion_context(
     """
     proposer = proposer or session.get(Proposer, suggestion.proposer_id)
     office = session.get(Unit, suggestion.office_unit_id)
-    co_units = session.scalar(
-        select(func.count())
-        .select_from(Assignment)
-        .where(
-            Assignment.suggestion_id == suggestion.id,
-            Assignment.role == AssignmentRole.co,
-            Assignment.state == AssignmentState.active,
-        )
-    )
+    co_units = session.scalar(_CO_UNITS, {"suggestion_id": suggestion.id})
     return {
         "suggestion": {
             "level": suggestion.level.value if suggestion.level else "",

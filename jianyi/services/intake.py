@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,14 +51,16 @@ def handling_office(session: Session, *, unit_id: int | None) -> Unit:
     return city
 
 
+# Built once (bound at execution): every intake with a channel reference asks it.
+_BY_CHANNEL_REF = select(Suggestion).where(
+    Suggestion.channel == bindparam("channel"), Suggestion.channel_ref == bindparam("channel_ref")
+)
+
+
 def _existing(session: Session, data: SuggestionIn) -> Suggestion | None:
     if data.channel_ref is None:
         return None
-    return session.scalar(
-        select(Suggestion).where(
-            Suggestion.channel == data.channel, Suggestion.channel_ref == data.channel_ref
-        )
-    )
+    return session.scalar(_BY_CHANNEL_REF, {"channel": data.channel, "channel_ref": data.channel_ref})
 
 
 def _result(suggestion: Suggestion, *, created: bool) -> IntakeResult:
