@@ -31,7 +31,8 @@ class Settings(BaseSettings):
         ge=1,
         description=(
             "API processes behind the one port (uvicorn's workers): one API process runs Python on one "
-            "core at a time, and a burst of intakes needs more than one."
+            "core at a time, so larger bursts of intakes need more of them, and more cores (on two "
+            "cores a second process did not help)."
         ),
     )
     background_nice: int = Field(

@@ -6,11 +6,11 @@ the dispatcher (jianyi.executor.dispatcher) delivers it at least once, however o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Insert, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from jianyi.db import dialect_insert
@@ -25,10 +25,9 @@ def _by_key(session: Session, dedupe_key: str) -> int | None:
 
 
 @lru_cache(maxsize=2)
-def _insert_one(dialect: str) -> Insert:
-    # Built once: an intake queues its acknowledgement with it, and building the statement each time
-    # cost five times its execution (1 ms against 0.2 on SQLite).
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+def _insert_one(insert: Callable[[Any], Any]) -> Insert:
+    # Built once per dialect: an intake queues its acknowledgement with it, and building the statement
+    # each time cost five times its execution (1 ms against 0.2 on SQLite).
     table = table_of(OutboxMessage)
     return insert(table).on_conflict_do_nothing(index_elements=[table.c.dedupe_key]).returning(table.c.id)
 
@@ -62,7 +61,7 @@ def queue_mail(
         return None
     # One statement: the unique index on dedupe_key decides, also against a concurrent transaction
     # (PostgreSQL) and a message queued earlier in this one.
-    message_id = session.scalar(_insert_one(session.get_bind().dialect.name), values)
+    message_id = session.scalar(_insert_one(dialect_insert(session)), values)
     if message_id is None:  # already queued under this key: that one stands
         message_id = _by_key(session, dedupe_key)
         assert message_id is not None
