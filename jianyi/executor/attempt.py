@@ -23,7 +23,9 @@ one log line, where the task runs' names carried it before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from uuid import UUID
 
@@ -49,16 +51,27 @@ class AttemptRefused(RuntimeError):
     """Prefect refused the attempt's suspension or completion: the run was changed under it."""
 
 
-async def run_attempt(client: PrefectClient, run_id: UUID, suggestion_id: int) -> str:
-    """Apply what was submitted and suspend at the next wait (or complete). The run is Running."""
+async def run_attempt(
+    client: PrefectClient,
+    run_id: UUID,
+    suggestion_id: int,
+    *,
+    writes: AbstractAsyncContextManager[object] | None = None,
+) -> str:
+    """Apply what was submitted and suspend at the next wait (or complete). The run is Running.
+    ``writes``: held around each write to Prefect (the executor's limit on those in flight)."""
     logger = flow_run_logger(flow_run_id=run_id)
+    writing = writes or contextlib.nullcontext()
     for _ in range(SUSPEND_TRIES):
         wait = await _advance(client, run_id, suggestion_id, logger)
         if wait is None:
-            await _propose(client, run_id, Completed(message="closed"))
+            async with writing:
+                await _propose(client, run_id, Completed(message="closed"))
             logger.info("suggestion %s is closed", suggestion_id)
             return "closed"
-        if await _suspend(client, run_id, wait):
+        async with writing:
+            suspended = await _suspend(client, run_id, wait)
+        if suspended:
             logger.info("%s — waiting for %s (key %s)", wait.label, describe_wait(wait), wait.key)
             return "suspended"
     raise AttemptRefused(f"run {run_id}: each suspension was refused as already fired")

@@ -45,6 +45,13 @@ class Executor:
         self._ended_at: dict[str, float] = {}
         self._retry_at: dict[str, tuple[float, int]] = {}
         self.deployment_id: UUID | None = None
+        # Claims of ended attempts, dropped in batches by their own loop (``_release_claims``).
+        self._releases: list[store.Claim] = []
+        self._release_due = asyncio.Event()
+        writes = self.settings.executor_prefect_writes
+        self._writes: contextlib.AbstractAsyncContextManager[object] = (
+            asyncio.Semaphore(writes) if writes else contextlib.nullcontext()
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         self.deployment_id = await prefect_glue.ensure_deployment(self.settings.deployment_name)
@@ -67,6 +74,7 @@ class Executor:
         # Let attempts under way finish: each ends at its next suspend within a second or two.
         if self.running:
             await asyncio.wait(list(self.running.values()), timeout=30)
+        await asyncio.to_thread(store.release, self._releases)
 
     async def _serve(self, client: PrefectClient, stop: asyncio.Event, poll: float) -> None:
         dispatcher = OutboxDispatcher()
@@ -77,6 +85,7 @@ class Executor:
             self._every(
                 min(5.0, self.settings.executor_lease_seconds / 3), stop, lambda: self._keep_alive(client)
             ),
+            self._release_claims(stop, poll),
             dispatcher.run_forever(stop),
         ]
         await asyncio.gather(*loops)
@@ -102,9 +111,10 @@ class Executor:
         deployment_id = self.deployment_id
 
         async def start(item: store.Unstarted) -> None:
-            run_id = await prefect_glue.create_run(
-                client, deployment_id=deployment_id, suggestion_id=item.suggestion_id, name=item.run_name
-            )
+            async with self._writes:
+                run_id = await prefect_glue.create_run(
+                    client, deployment_id=deployment_id, suggestion_id=item.suggestion_id, name=item.run_name
+                )
             await asyncio.to_thread(store.record_flow_run, item.suggestion_id, str(run_id))
 
         items = await asyncio.to_thread(store.unstarted, 200)
@@ -175,29 +185,49 @@ class Executor:
     async def _claim_and_attempt(
         self, client: PrefectClient, run_id: str, suggestion_id: int, woken: bool
     ) -> None:
-        claimed = False
+        claim = None
         try:
             # Claim in our database first: it is the lock between executors, and if we die after
             # Prefect accepts Running, recovery finds the claim.
-            name = await asyncio.to_thread(store.claim, self.executor_id, run_id, suggestion_id)
-            if name is None:  # another executor's attempt: it applies the step
+            claim = await asyncio.to_thread(store.claim, self.executor_id, run_id, suggestion_id)
+            if claim is None:  # another executor's attempt: it applies the step
                 self._retry_at[run_id] = (time.monotonic() + CLAIMED_ELSEWHERE_SECONDS, 0)
                 return
-            claimed = True
-            accepted, reason = await prefect_glue.start_attempt(client, UUID(run_id), message=name)
+            async with self._writes:
+                accepted, reason = await prefect_glue.start_attempt(
+                    client, UUID(run_id), message=claim.attempt_name
+                )
             if not accepted:
                 if woken:
                     await self._not_resumable(client, run_id, reason)
                 return
             self._retry_at.pop(run_id, None)
-            await attempt.run_attempt(client, UUID(run_id), suggestion_id)
+            await attempt.run_attempt(client, UUID(run_id), suggestion_id, writes=self._writes)
         except Exception:
             log.exception("attempt of run %s failed", run_id)
         finally:
+            # The attempt is over once its run is suspended: a step submitted meanwhile (the next
+            # department at work) is attempted at once, not after its claim is dropped. The claim
+            # goes in the next batch; a new attempt of ours takes it again before that, harmlessly.
             self._ended_at[run_id] = time.monotonic()
-            if claimed:
-                await asyncio.to_thread(store.drop_claim, run_id)
             self.running.pop(run_id, None)
+            if claim is not None:
+                self._releases.append(claim)
+                self._release_due.set()
+
+    async def _release_claims(self, stop: asyncio.Event, poll: float) -> None:
+        """Drop the claims of ended attempts, those that ended together in one transaction: one
+        transaction per attempt was one more writer per step queueing for SQLite's lock."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release_due.wait(), timeout=poll)
+            self._release_due.clear()
+            batch, self._releases = self._releases, []
+            try:
+                await asyncio.to_thread(store.release, batch)
+            except Exception:  # a locked database, a dropped connection: keep them for the next try
+                log.exception("dropping %d claims failed; retrying", len(batch))
+                self._releases[:0] = batch
 
     # --- heartbeat and recovery ---------------------------------------------------------------
 

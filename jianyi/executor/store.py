@@ -3,14 +3,15 @@ a run, its heartbeat and its claims. Each function is one short transaction of i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from jianyi.db import dialect_insert, read_scope, session_scope
 from jianyi.models import ExecutorLease, RunClaim, Step, Suggestion
-from jianyi.models.base import utcnow
+from jianyi.models.base import table_of, utcnow
 from jianyi.models.enums import StepState
 from jianyi.services import audit
 from jianyi.services.actors import EXECUTOR
@@ -21,6 +22,16 @@ from jianyi.services.lifecycle.engine import describe_attempt
 class Unstarted:
     suggestion_id: int
     run_name: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run taken for one attempt: the attempt's name, and when it was taken, which tells this claim
+    from a later one of the same run."""
+
+    flow_run_id: str
+    attempt_name: str
+    claimed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ def heartbeat(executor_id: str, now: datetime | None = None) -> None:
             lease.heartbeat_at = now
 
 
-def claim(executor_id: str, flow_run_id: str, suggestion_id: int) -> str | None:
+def claim(executor_id: str, flow_run_id: str, suggestion_id: int) -> Claim | None:
     """Take the run for one attempt, and name the attempt (its stage, the steps it will apply); None
     if another executor holds it.
 
@@ -110,12 +121,30 @@ def claim(executor_id: str, flow_run_id: str, suggestion_id: int) -> str | None:
                 where=RunClaim.executor_id == executor_id,
             ).returning(RunClaim.flow_run_id)
         ).first()
-        return describe_attempt(session, suggestion_id=suggestion_id) if taken is not None else None
+        if taken is None:
+            return None
+        return Claim(flow_run_id, describe_attempt(session, suggestion_id=suggestion_id), now)
 
 
 def drop_claim(flow_run_id: str) -> None:
+    """Drop the run's claim, whoever holds it (an executor that fell silent)."""
     with session_scope() as session:
         session.execute(delete(RunClaim).where(RunClaim.flow_run_id == flow_run_id))
+
+
+_CLAIMS = table_of(RunClaim)
+_DROP_THIS_CLAIM = delete(_CLAIMS).where(
+    _CLAIMS.c.flow_run_id == bindparam("run"), _CLAIMS.c.claimed_at == bindparam("at")
+)
+
+
+def release(claims: Sequence[Claim]) -> None:
+    """Drop ended attempts' claims, all in one transaction. Each only if it is still that claim: by
+    then the executor may have taken the run again for its next attempt."""
+    if not claims:
+        return
+    with session_scope() as session:
+        session.execute(_DROP_THIS_CLAIM, [{"run": c.flow_run_id, "at": c.claimed_at} for c in claims])
 
 
 def orphaned_claims(lease_seconds: float, now: datetime | None = None) -> list[str]:

@@ -36,13 +36,35 @@ def test_one_executor_holds_a_run_until_it_drops_it(
     sessions: sessionmaker[Session], suggestion_id: int
 ) -> None:
     run_id = str(uuid.uuid4())
-    name = store.claim("executor-a", run_id, suggestion_id)
-    assert name is not None and name.startswith("梳理研判 triage")  # the attempt is named for Prefect
+    claim = store.claim("executor-a", run_id, suggestion_id)
+    # the attempt is named for Prefect
+    assert claim is not None and claim.attempt_name.startswith("梳理研判 triage")
     assert store.claim("executor-b", run_id, suggestion_id) is None  # refused: a's attempt applies the step
     assert holder(sessions, run_id) == "executor-a"
-    store.drop_claim(run_id)
+    store.release([claim])
     assert store.claim("executor-b", run_id, suggestion_id) is not None
     assert holder(sessions, run_id) == "executor-b"
+    store.drop_claim(run_id)  # as for an executor that fell silent: whoever holds it
+    assert holder(sessions, run_id) is None
+
+
+def test_a_late_release_leaves_the_next_attempts_claim(
+    sessions: sessionmaker[Session], suggestion_id: int
+) -> None:
+    """An attempt's claim is released in a later batch; by then the same executor may have taken the
+    run again for its next attempt, whose claim must stay (it is the lock against other executors)."""
+    run_id, other_run = str(uuid.uuid4()), str(uuid.uuid4())
+    first = store.claim("executor-a", run_id, suggestion_id)
+    ended = store.claim("executor-a", other_run, suggestion_id)
+    second = store.claim("executor-a", run_id, suggestion_id)  # the next attempt, before the release
+    assert first is not None and ended is not None and second is not None
+    assert second.claimed_at != first.claimed_at
+    store.release([first, ended])
+    assert holder(sessions, run_id) == "executor-a"  # the second attempt's claim
+    assert holder(sessions, other_run) is None
+    assert store.claim("executor-b", run_id, suggestion_id) is None
+    store.release([second])
+    assert holder(sessions, run_id) is None
 
 
 def test_an_executor_takes_again_a_claim_of_its_own_left_behind(
