@@ -25,6 +25,7 @@ from prefect.context import AsyncClientContext, SyncClientContext
 
 from jianyi.executor import attempt, prefect_glue, retention, store, supervision
 from jianyi.executor.dispatcher import OutboxDispatcher
+from jianyi.executor.intake_burst import SAMPLE_SECONDS, IntakeBurst
 from jianyi.settings import Settings, get_settings
 
 log = logging.getLogger("jianyi.executor")
@@ -45,6 +46,10 @@ class Executor:
         self._ended_at: dict[str, float] = {}
         self._retry_at: dict[str, tuple[float, int]] = {}
         self.deployment_id: UUID | None = None
+        self._intake = IntakeBurst(
+            self.settings.executor_intake_burst_per_s, self.settings.executor_intake_burst_hold_seconds
+        )
+        self._intake_burst = False  # while true, run starts and deliveries wait for intake (intake_burst.py)
         # Claims of ended attempts, dropped in batches by their own loop (``_release_claims``).
         self._releases: list[store.Claim] = []
         self._release_due = asyncio.Event()
@@ -86,8 +91,10 @@ class Executor:
                 min(5.0, self.settings.executor_lease_seconds / 3), stop, lambda: self._keep_alive(client)
             ),
             self._release_claims(stop, poll),
-            dispatcher.run_forever(stop),
+            dispatcher.run_forever(stop, hold=lambda: self._intake_burst),
         ]
+        if self.settings.executor_intake_burst_per_s:
+            loops.append(self._every(SAMPLE_SECONDS, stop, self._watch_intake))
         await asyncio.gather(*loops)
 
     async def _every(
@@ -106,11 +113,19 @@ class Executor:
 
     # --- start --------------------------------------------------------------------------------
 
+    async def _watch_intake(self) -> None:
+        newest = await asyncio.to_thread(store.newest_suggestion_id)
+        self._intake_burst = self._intake.hold(newest, time.monotonic())
+
     async def _start_runs(self, client: PrefectClient) -> bool:
         assert self.deployment_id is not None
         deployment_id = self.deployment_id
+        if self._intake_burst:
+            return False
 
         async def start(item: store.Unstarted) -> None:
+            if self._intake_burst:  # a burst began after these were read: they wait for its end
+                return
             async with self._writes:
                 run_id = await prefect_glue.create_run(
                     client, deployment_id=deployment_id, suggestion_id=item.suggestion_id, name=item.run_name
@@ -167,7 +182,7 @@ class Executor:
         """Scheduled runs: new ones, recovered ones, and any resumed through Prefect's UI or API."""
         assert self.deployment_id is not None
         free = self.settings.executor_concurrency - len(self.running)
-        if free <= 0:
+        if free <= 0 or self._intake_burst:  # first attempts are part of a start: they wait too
             return False
         runs = await prefect_glue.ready_runs(client, deployment_id=self.deployment_id, limit=free)
         fresh = [run for run in runs if str(run.id) not in self.running]

@@ -57,6 +57,12 @@ def unstarted(limit: int) -> list[Unstarted]:
     return [Unstarted(r.id, f"{r.tracking_code} {r.title[:40]}") for r in rows]
 
 
+def newest_suggestion_id() -> int | None:
+    """The id of the latest suggestion received: its rise over time is intake's rate."""
+    with read_scope() as session:
+        return session.scalar(select(func.max(Suggestion.id)))
+
+
 def record_flow_run(suggestion_id: int, flow_run_id: str) -> None:
     with session_scope() as session:
         session.execute(

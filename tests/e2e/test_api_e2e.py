@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from conftest import Running
+from conftest import Running, mail_kind
 from sqlalchemy import select
 from support import SUGGESTION, triage
 
@@ -158,3 +159,26 @@ def test_flow_run_is_suspended_and_reads_as_stages(running: Running, prefect_ser
     suspensions = [message for name, message in timeline if name == "Suspended"]
     assert suspensions[0].startswith("梳理研判 triage: triage — 梳理研判 #")
     assert any("opinion" in m.split(" — ")[0] for m in suspensions[1:])
+
+
+def test_a_burst_of_intakes_is_answered_first_and_every_run_started_after(running: Running) -> None:
+    """Forty intakes at once: the executor holds back their runs' starts and acknowledgements while
+    they pour in (intake first), then starts every one: each waits at triage, acknowledged once."""
+    # The executor at work first (its loops sample intake from their start).
+    running.wait_for_step(running.submit(_suggestion("before-the-burst"))["id"], StepKind.triage)
+    log = running.system.home / "executor.log"
+    holds_before = log.read_text(encoding="utf-8").count("intake burst:")
+    addresses = [f"burst{n}@example.com" for n in range(40)]
+    payloads = [_suggestion(f"burst-{n}", email=address) for n, address in enumerate(addresses)]
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda data: running.submit(data)["id"], payloads))
+    assert len(set(ids)) == 40
+    for suggestion_id in ids:
+        running.wait_for_step(suggestion_id, StepKind.triage, timeout=120)
+    running.wait_until(
+        lambda: all(len(running.mails_to(a)) == 1 for a in addresses), message="every acknowledgement sent"
+    )
+    assert all(mail_kind(running.mails_to(a)[0]) == "acknowledgement" for a in addresses)
+    text = log.read_text(encoding="utf-8")
+    assert text.count("intake burst:") > holds_before, "the burst was not seen"
+    assert "run starts resume after" in text.rpartition("intake burst:")[2], "the hold did not end"
