@@ -114,7 +114,11 @@ class Executor:
     # --- start --------------------------------------------------------------------------------
 
     async def _watch_intake(self) -> None:
-        newest = await asyncio.to_thread(store.newest_suggestion_id)
+        try:
+            newest = await asyncio.to_thread(store.newest_suggestion_id)
+        except Exception:
+            self._intake_burst = False  # blind to intake: hold nothing on a reading that failed
+            raise
         self._intake_burst = self._intake.hold(newest, time.monotonic())
 
     async def _start_runs(self, client: PrefectClient) -> bool:
