@@ -92,9 +92,10 @@ class Settings(BaseSettings):
         description=(
             "Suggestions received per second above which intake is in a burst: the executor then "
             "holds back starting their runs (a creation in Prefect, a first attempt, each several "
-            "times an intake's work) until the burst has passed, so that every intake is answered "
-            "at once; 0 never holds. In a 50/s burst on two cores, intake p95 was 0.2–0.7 s with "
-            "the starts running beside it, 18 ms with nothing else running."
+            "times an intake's work) and the outbox's deliveries until the burst has passed, so "
+            "that every intake is answered at once; 0 never holds. In 50/s bursts on two cores, "
+            "intake p95 was 0.2–0.7 s with the starts running beside it, 19–156 ms with the hold "
+            "(in nine bursts of ten; 601 ms in the other)."
         ),
     )
     executor_intake_burst_hold_seconds: float = Field(
