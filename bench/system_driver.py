@@ -230,7 +230,12 @@ class BenchSystem:
         for server in (self.prefect, self.postgres):
             if server is not None:
                 server.stop()
-        if not os.environ.get("JIANYI_BENCH_KEEP"):  # keep the logs and databases to look into
+        # Called from a group's `finally`: while the group's error propagates, exc_info names it. A
+        # failure (the standard way's baseline, now and then) keeps its logs and databases to look into.
+        failed = sys.exc_info()[0] is not None
+        if failed or os.environ.get("JIANYI_BENCH_KEEP"):
+            print(f"   kept {self.home}" + (" (the group failed)" if failed else ""), flush=True)
+        else:
             shutil.rmtree(self.home, ignore_errors=True)
 
 
