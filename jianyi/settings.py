@@ -102,8 +102,8 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         description=(
-            "The longest the executor holds back run starts for one intake burst; a burst that "
-            "lasts longer then has its runs started for as long before they are held again."
+            "The longest the executor holds back run starts and deliveries for one intake burst; a "
+            "burst that lasts longer then has its runs started for as long before they are held again."
         ),
     )
     executor_poll_seconds: float = Field(

@@ -50,7 +50,8 @@ class IntakeBurst:
         return (id1 - id0) / (t1 - t0) if t1 > t0 else 0.0
 
     def hold(self, newest_id: int | None, now: float) -> bool:
-        """Record a sample taken at ``now`` (monotonic seconds); whether run starts should wait."""
+        """Record a sample taken at ``now`` (monotonic seconds); whether run starts and deliveries
+        should wait."""
         if not self.per_second:
             return False
         self._samples.append((now, newest_id or 0))
