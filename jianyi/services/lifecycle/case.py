@@ -114,6 +114,11 @@ class Case:
             query = query.where(Step.state.in_(tuple(states)))
         return list(self.session.scalars(query.order_by(Step.id)))
 
+    def has_steps(self) -> bool:
+        # Asked on every attempt: one indexed row, not the case's whole history (the 30th progress
+        # report must cost what the first does).
+        return self.session.scalar(select(Step.id).where(Step.suggestion_id == self.id).limit(1)) is not None
+
     def open_steps(self, *kinds: StepKind) -> list[Step]:
         return self.steps(*kinds, states=OPEN_STATES)
 

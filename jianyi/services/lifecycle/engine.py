@@ -65,7 +65,7 @@ def advance(session: Session, *, suggestion_id: int, now: datetime | None = None
     case = Case(session=session, suggestion=suggestion, now=now or utcnow())
     if suggestion.outcome is not None:
         return None
-    if not case.steps():
+    if not case.has_steps():  # the first attempt
         case.enter_stage(Stage.triage)
         case.open_office_step(StepKind.triage, key="triage")
 
