@@ -48,3 +48,17 @@ def descendants(pid: int) -> list[int]:
 
 def rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+
+
+def machine_cpu_seconds() -> dict[str, float]:
+    """The whole machine's CPU so far, from /proc/stat: busy (every process, ours or not), idle, and
+    steal (time the hypervisor gave our virtual cores to someone else). Read around a figure, it tells
+    a slow moment of the system from a machine that was busy elsewhere."""
+    # cpu  user nice system idle iowait irq softirq steal guest guest_nice
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = values[:8]
+    return {
+        "busy": (user + nice + system + irq + softirq) / TICKS,
+        "idle": (idle + iowait) / TICKS,
+        "steal": steal / TICKS,
+    }

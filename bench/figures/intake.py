@@ -23,6 +23,7 @@ from sqlalchemy import and_, func, select
 
 from bench.figures.throughput import percentile
 from bench.generate import suggestions
+from bench.procs import machine_cpu_seconds
 from bench.report import Figure
 from bench.system_driver import BenchSystem
 from jianyi.models import OutboxMessage, Step, Suggestion
@@ -43,6 +44,11 @@ class Burst:
     settle_seconds: float | None = None  # last answer → every first attempt done (all at triage)
     lost: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # over the burst and its drain
+    # While the requests were sent: the system's CPU by process, the machine's (busy counts every
+    # process, the system's or not; steal is time the hypervisor took), and the executor's holds.
+    cpu_sending: dict[str, float] = field(default_factory=dict)
+    machine_sending: dict[str, float] = field(default_factory=dict)
+    holds: list[str] = field(default_factory=list)
 
     @property
     def accepted_rate(self) -> float:
@@ -154,7 +160,8 @@ def _at_rest(bench: BenchSystem, count: int) -> tuple[list[float], list[float]]:
                 if not drained and counts["started"] == counts["acknowledged"] == 1:
                     drains.append(time.perf_counter() - answered)
                     drained = True
-                if counts["at_triage"] == 1:
+                # Both: its first attempt can end before its acknowledgement is sent.
+                if drained and counts["at_triage"] == 1:
                     break
                 time.sleep(0.05)
             time.sleep(0.5)
@@ -176,15 +183,37 @@ def run(quick: bool) -> list[Figure]:
         for number, (label, rate, size) in enumerate(plan):
             burst = Burst(label, rate)
             payloads = [g.data for g in suggestions(size, seed=30 + number, prefix=f"burst{number}")]
-            cpu0 = bench.cpu()
+            cpu0, machine0, log_at = bench.cpu(), machine_cpu_seconds(), _log_size(bench)
             asyncio.run(_send(bench, burst, payloads))
+            burst.cpu_sending = _delta(cpu0, bench.cpu())
+            burst.machine_sending = _delta(machine0, machine_cpu_seconds())
             _drain(bench, burst, settle=not quick and number < len(plan) - 1, timeout=60 if quick else 300)
             cpu1 = bench.cpu()
-            burst.cpu = {k: round(cpu1[k] - cpu0.get(k, 0.0), 2) for k in cpu1}
+            burst.cpu = _delta(cpu0, cpu1)
+            burst.holds = _holds(bench, log_at)
             bursts.append(burst)
     finally:
         bench.stop()
     return figures(rest, rest_drains, bursts)
+
+
+def _delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: round(after[k] - before.get(k, 0.0), 2) for k in after}
+
+
+def _log_size(bench: BenchSystem) -> int:
+    path = bench.home / "executor.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def _holds(bench: BenchSystem, since: int) -> list[str]:
+    """The executor's log lines about holding run starts for intake, written since ``since``."""
+    with (bench.home / "executor.log").open("rb") as log:
+        log.seek(since)
+        lines = log.read().decode(errors="replace").splitlines()
+    return [
+        line.split(" - ", 1)[-1] for line in lines if "intake burst:" in line or "held for intake" in line
+    ]
 
 
 def _round(value: float | None) -> float | None:
@@ -211,6 +240,9 @@ def figures(rest: list[float], rest_drains: list[float], bursts: list[Burst]) ->
             "first_attempts_done_s": _round(b.settle_seconds),
             "lost": b.lost,
             "cpu_s": b.cpu,
+            "cpu_while_sending_s": b.cpu_sending,
+            "machine_while_sending_s": b.machine_sending,
+            "executor_holds": b.holds,
         }
         for b in bursts
     ]

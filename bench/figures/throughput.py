@@ -29,7 +29,7 @@ from sqlalchemy import and_, func, select
 
 from bench import prefect_standard
 from bench.generate import Generated, suggestions
-from bench.procs import cpu_seconds
+from bench.procs import cpu_seconds, machine_cpu_seconds
 from bench.report import Figure
 from bench.system_driver import SCENARIOS, BenchSystem, Case, Departments, script
 from jianyi.models import Step, Suggestion
@@ -44,6 +44,7 @@ class Tick:
     steps: int  # completions answered so far
     backlog: int  # suggestions not yet taken up
     cpu: dict[str, float]
+    machine: dict[str, float]  # the whole machine's busy, idle and steal CPU-s so far (procs.py)
 
 
 @dataclass
@@ -82,6 +83,10 @@ class Phase:
     def cpu(self) -> dict[str, float]:
         start, end = self.window
         return {k: end.cpu[k] - start.cpu.get(k, 0.0) for k in end.cpu}
+
+    def machine(self) -> dict[str, float]:
+        start, end = self.window
+        return {k: round(end.machine[k] - start.machine[k], 1) for k in end.machine}
 
     def cpu_per_step(self) -> dict[str, float]:
         return {k: v / max(self.steps, 1) for k, v in self.cpu().items()}
@@ -163,7 +168,9 @@ async def _work(
         while True:
             cpu = await asyncio.to_thread(bench.cpu)
             backlog = departments.backlog
-            ticks.append(Tick(time.monotonic(), len(departments.completions), backlog, cpu))
+            ticks.append(
+                Tick(time.monotonic(), len(departments.completions), backlog, cpu, machine_cpu_seconds())
+            )
             await asyncio.sleep(0.5)
 
     sampler = asyncio.create_task(sample())
@@ -174,7 +181,14 @@ async def _work(
             raise
     finally:
         sampler.cancel()
-    ticks.append(Tick(time.monotonic(), len(departments.completions), departments.backlog, bench.cpu()))
+    end = Tick(
+        time.monotonic(),
+        len(departments.completions),
+        departments.backlog,
+        bench.cpu(),
+        machine_cpu_seconds(),
+    )
+    ticks.append(end)
     return departments, ticks
 
 
@@ -200,6 +214,8 @@ def _split_details(phase: Phase) -> dict[str, Any]:
         "suggestions_closed": len(phase.departments.closed),
         "outcomes_as_scripted": phase.outcomes_as_scripted()[0],
         "steps_before_window": first.steps,
+        # Steal: CPU the hypervisor gave to others while the window ran (this machine is shared).
+        "machine_cpu_s": phase.machine(),
     }
 
 
