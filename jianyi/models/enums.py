@@ -13,6 +13,10 @@ class UnitKind(StrEnum):
     contact_point = "contact_point"  # 征集联系点/工作站
 
 
+# The suggestion offices: where a suggestion is handled, and the only units whose users act as office.
+OFFICE_KINDS = frozenset({UnitKind.city_office, UnitKind.district_office})
+
+
 class Role(StrEnum):
     office = "office"
     supervisor = "supervisor"

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from jianyi.models import Proposer, Suggestion, Unit
 from jianyi.models.base import utcnow
-from jianyi.models.enums import Stage, UnitKind
+from jianyi.models.enums import OFFICE_KINDS, Stage, UnitKind
 from jianyi.models.schemas import IntakeResult, SuggestionIn
 from jianyi.rules.schema_comms import CommunicationEvent
 from jianyi.services import audit, communications
@@ -27,7 +27,6 @@ from jianyi.services.network import UnknownUnit, get_unit_by_code
 
 # Crockford's base32 without I, L, O, U: codes read over the phone are not misheard.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-OFFICE_KINDS = (UnitKind.city_office, UnitKind.district_office)
 
 
 def new_tracking_code() -> str:
