@@ -18,6 +18,7 @@ The flow's code, the database and the API are the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import signal
@@ -31,7 +32,7 @@ from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.context import SettingsContext, get_settings_context
-from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, Settings
 from prefect.types.entrypoint import EntrypointType
 from prefect.workers.process import ProcessWorker
@@ -63,9 +64,12 @@ async def ensure_process_deployment(name: str) -> UUID:
             await client.read_work_pool(POOL)
         except ObjectNotFound:
             template = ProcessWorker.get_default_base_job_template()
-            await client.create_work_pool(
-                WorkPoolCreate(name=POOL, type="process", base_job_template=template)
-            )
+            # The worker, started beside this process, creates its pool too: whichever is first wins
+            # (losing this race crashed the baseline's executor at its start, now and then).
+            with contextlib.suppress(ObjectAlreadyExists):
+                await client.create_work_pool(
+                    WorkPoolCreate(name=POOL, type="process", base_job_template=template)
+                )
     deployment = await suggestion_lifecycle.ato_deployment(
         name=name, tags=["jianyi"], work_pool_name=POOL, entrypoint_type=EntrypointType.MODULE_PATH
     )

@@ -193,6 +193,16 @@ class BenchSystem:
         )
         return self.extra[key]
 
+    def check_alive(self) -> None:
+        """Raise, naming it and quoting its log's end, if a process of the system has exited: a
+        driver waiting on it would otherwise wait minutes for a step that can never come."""
+        procs = {"api": self.system.api, "executor": self.system.executor, **self.extra}
+        for key, proc in procs.items():
+            if proc is not None and (code := proc.poll()) is not None:
+                log = self.home / f"{key}.log"
+                tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+                raise RuntimeError(f"the {key} process exited with {code}; its log ends:\n{tail}")
+
     def stop_executor(self) -> None:
         """Stop the executor gracefully (SIGTERM: attempts under way reach their suspend first)."""
         if (proc := self.system.executor) is not None and proc.poll() is None:
@@ -308,6 +318,7 @@ class Departments:
 
     def _ready(self) -> list[tuple[int, int | None]]:
         """The waiting suggestions whose next step is ready: (id, step id; None when closed)."""
+        self.bench.check_alive()
         now = time.monotonic()
         waiting = {sid: a for sid, a in self.active.items() if not a.in_hand}
         for sid, a in waiting.items():

@@ -151,6 +151,7 @@ def take_in(
     )
 
     def all_at_triage() -> bool:
+        bench.check_alive()
         with bench.probe.connect() as conn:
             return conn.execute(query).scalar_one() == count
 
