@@ -50,6 +50,11 @@ def rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
 
 
+def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """What each reading of ``after`` grew since ``before`` (a process missing before: from zero)."""
+    return {k: after[k] - before.get(k, 0.0) for k in after}
+
+
 def machine_cpu_seconds() -> dict[str, float]:
     """The whole machine's CPU so far, from /proc/stat: busy (every process, ours or not), idle, and
     steal (time the hypervisor gave our virtual cores to someone else). Read around a figure, it tells

@@ -186,20 +186,27 @@ class BenchSystem:
     def spawn(self, key: str, argv: Sequence[str], *, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
         """Another process of the system (a worker, a baseline executor), stopped with the rest, in a
         process group of its own: stopping it stops the processes it started too."""
-        log = open(self.home / f"{key}.log", "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        log = open(self.log_path(key), "ab")  # noqa: SIM115 - owned by the child for its lifetime
         environ = {**os.environ, **self.system.env(), "PYTHONPATH": str(REPO), **env}
         self.extra[key] = subprocess.Popen(
             list(argv), env=environ, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         return self.extra[key]
 
+    def log_path(self, key: str) -> Path:
+        """The log of the API, the executor or a spawned process (``key``), in the system's home."""
+        return self.home / f"{key}.log"
+
     def check_alive(self) -> None:
         """Raise, naming it and quoting its log's end, if a process of the system has exited: a
         driver waiting on it would otherwise wait minutes for a step that can never come."""
+        prefect = self.prefect or self.system.prefect
+        if prefect is not None and not prefect.is_running():
+            raise RuntimeError(f"the Prefect server exited; see {prefect.log_path}")
         procs = {"api": self.system.api, "executor": self.system.executor, **self.extra}
         for key, proc in procs.items():
             if proc is not None and (code := proc.poll()) is not None:
-                log = self.home / f"{key}.log"
+                log = self.log_path(key)
                 tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
                 raise RuntimeError(f"the {key} process exited with {code}; its log ends:\n{tail}")
 

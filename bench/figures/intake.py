@@ -16,6 +16,7 @@ import asyncio
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from sqlalchemy import and_, func, select
 
 from bench.figures.throughput import percentile
 from bench.generate import suggestions
-from bench.procs import machine_cpu_seconds
+from bench.procs import delta, machine_cpu_seconds
 from bench.report import Figure
 from bench.system_driver import BenchSystem
 from jianyi.models import OutboxMessage, Step, Suggestion
@@ -183,32 +184,28 @@ def run(quick: bool) -> list[Figure]:
         for number, (label, rate, size) in enumerate(plan):
             burst = Burst(label, rate)
             payloads = [g.data for g in suggestions(size, seed=30 + number, prefix=f"burst{number}")]
-            cpu0, machine0, log_at = bench.cpu(), machine_cpu_seconds(), _log_size(bench)
+            log = bench.log_path("executor")
+            cpu0, machine0, log_at = bench.cpu(), machine_cpu_seconds(), log.stat().st_size
             asyncio.run(_send(bench, burst, payloads))
-            burst.cpu_sending = _delta(cpu0, bench.cpu())
-            burst.machine_sending = _delta(machine0, machine_cpu_seconds())
+            burst.cpu_sending = _rounded(delta(cpu0, bench.cpu()))
+            burst.machine_sending = _rounded(delta(machine0, machine_cpu_seconds()))
             _drain(bench, burst, settle=not quick and number < len(plan) - 1, timeout=60 if quick else 300)
             cpu1 = bench.cpu()
-            burst.cpu = _delta(cpu0, cpu1)
-            burst.holds = _holds(bench, log_at)
+            burst.cpu = _rounded(delta(cpu0, cpu1))
+            burst.holds = _holds(log, log_at)
             bursts.append(burst)
     finally:
         bench.stop()
     return figures(rest, rest_drains, bursts)
 
 
-def _delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {k: round(after[k] - before.get(k, 0.0), 2) for k in after}
+def _rounded(seconds: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 2) for k, v in seconds.items()}
 
 
-def _log_size(bench: BenchSystem) -> int:
-    path = bench.home / "executor.log"
-    return path.stat().st_size if path.exists() else 0
-
-
-def _holds(bench: BenchSystem, since: int) -> list[str]:
+def _holds(log_path: Path, since: int) -> list[str]:
     """The executor's log lines about holding run starts for intake, written since ``since``."""
-    with (bench.home / "executor.log").open("rb") as log:
+    with log_path.open("rb") as log:
         log.seek(since)
         lines = log.read().decode(errors="replace").splitlines()
     return [

@@ -27,11 +27,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from bench.figures.throughput import submit, wait_for
-from bench.generate import suggestions
-from bench.procs import machine_cpu_seconds
+from bench.figures.throughput import take_in
+from bench.procs import delta, machine_cpu_seconds
 from bench.report import Figure
 from bench.system_driver import OFFICE, BenchSystem, Case, Departments, Move
 from jianyi.models import Step
@@ -119,11 +118,10 @@ class _Resumer:
         self.step[sid] = _open_progress(self.bench, sid, self.http, not_id=self.step[sid])
         wall = time.perf_counter() - t0
         time.sleep(SETTLE_SECONDS)
-        cpu, before, machine = self.bench.cpu(), self.cpu, machine_cpu_seconds()
-        steal = machine["steal"] - self.machine["steal"]
+        cpu, machine = self.bench.cpu(), machine_cpu_seconds()
+        spent, steal = delta(self.cpu, cpu), machine["steal"] - self.machine["steal"]
         self.cpu, self.machine = cpu, machine
-        executor, prefect = cpu["executor"] - before["executor"], cpu["prefect"] - before["prefect"]
-        return Resume(sid, self.count[sid], wall, executor, prefect, steal)
+        return Resume(sid, self.count[sid], wall, spent["executor"], spent["prefect"], steal)
 
 
 def measure(resumes: int, fresh: int, *, env: dict[str, str] | None = None) -> Measured:
@@ -131,16 +129,11 @@ def measure(resumes: int, fresh: int, *, env: dict[str, str] | None = None) -> M
         "resume", extra_env={"JIANYI_EXECUTOR_POLL_SECONDS": str(POLL_SECONDS), **(env or {})}
     ).start()
     try:
-        pids = bench.pids()
+        cases = take_in(bench, 1 + fresh, seed=5, prefix="resume")
+        for case in cases:
+            case.moves = TO_IMPLEMENTATION
+        ids = [c.suggestion_id for c in cases]
         with httpx.Client(base_url=bench.url, timeout=60) as http:
-            cases = [
-                submit(bench, http, generated, n)
-                for n, generated in enumerate(suggestions(1 + fresh, seed=5, prefix="resume"))
-            ]
-            for case in cases:
-                case.moves = TO_IMPLEMENTATION
-            ids = [c.suggestion_id for c in cases]
-            wait_for(lambda: _at_triage(bench, ids), 60, "the suggestions at triage")
             asyncio.run(Departments(bench).play(cases, len(cases), wait_closed=False))
             resumer = _Resumer(bench, http, cases)
             veteran, others = ids[0], iter(ids[1:])
@@ -149,16 +142,10 @@ def measure(resumes: int, fresh: int, *, env: dict[str, str] | None = None) -> M
                 measured.veteran.append(resumer.resume(veteran))
                 if n > resumes - fresh:
                     measured.firsts.append(resumer.resume(next(others)))
-            assert bench.pids().keys() == pids.keys(), "a process of the system died"
+            bench.check_alive()
     finally:
         bench.stop()
     return measured
-
-
-def _at_triage(bench: BenchSystem, ids: list[int]) -> bool:
-    query = select(func.count(Step.id)).where(Step.suggestion_id.in_(ids), Step.kind == StepKind.triage)
-    with bench.probe.connect() as conn:
-        return conn.execute(query).scalar_one() == len(ids)
 
 
 def _rows(resumes: list[Resume]) -> list[dict[str, float]]:

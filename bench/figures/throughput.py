@@ -29,7 +29,7 @@ from sqlalchemy import and_, func, select
 
 from bench import prefect_standard
 from bench.generate import Generated, suggestions
-from bench.procs import cpu_seconds, machine_cpu_seconds
+from bench.procs import cpu_seconds, delta, machine_cpu_seconds
 from bench.report import Figure
 from bench.system_driver import SCENARIOS, BenchSystem, Case, Departments, script
 from jianyi.models import Step, Suggestion
@@ -82,11 +82,11 @@ class Phase:
 
     def cpu(self) -> dict[str, float]:
         start, end = self.window
-        return {k: end.cpu[k] - start.cpu.get(k, 0.0) for k in end.cpu}
+        return delta(start.cpu, end.cpu)
 
     def machine(self) -> dict[str, float]:
         start, end = self.window
-        return {k: round(end.machine[k] - start.machine[k], 1) for k in end.machine}
+        return delta(start.machine, end.machine)
 
     def cpu_per_step(self) -> dict[str, float]:
         return {k: v / max(self.steps, 1) for k, v in self.cpu().items()}
@@ -182,14 +182,15 @@ async def _work(
             raise
     finally:
         sampler.cancel()
-    end = Tick(
-        time.monotonic(),
-        len(departments.completions),
-        departments.backlog,
-        bench.cpu(),
-        machine_cpu_seconds(),
+    ticks.append(
+        Tick(
+            time.monotonic(),
+            len(departments.completions),
+            departments.backlog,
+            bench.cpu(),
+            machine_cpu_seconds(),
+        )
     )
-    ticks.append(end)
     return departments, ticks
 
 
@@ -216,7 +217,7 @@ def _split_details(phase: Phase) -> dict[str, Any]:
         "outcomes_as_scripted": phase.outcomes_as_scripted()[0],
         "steps_before_window": first.steps,
         # Steal: CPU the hypervisor gave to others while the window ran (this machine is shared).
-        "machine_cpu_s": phase.machine(),
+        "machine_cpu_s": {k: round(v, 1) for k, v in phase.machine().items()},
     }
 
 
