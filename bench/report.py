@@ -33,7 +33,7 @@ class Figure:
         return self.value / self.baseline
 
 
-def _fmt(value: float | None) -> str:
+def fmt(value: float | None) -> str:
     if value is None:
         return "-"
     if value == 0 or 0.01 <= abs(value) < 100_000:
@@ -44,23 +44,34 @@ def _fmt(value: float | None) -> str:
 def table(figures: list[Figure]) -> str:
     rows = [("figure", "value", "unit", "baseline", "ratio", "goal", "met")]
     for f in figures:
-        baseline = f"{_fmt(f.baseline)} ({f.baseline_label})" if f.baseline is not None else "-"
+        baseline = f"{fmt(f.baseline)} ({f.baseline_label})" if f.baseline is not None else "-"
         met = "-" if f.met is None else ("yes" if f.met else "NO")
         ratio = f"{f.ratio:.2f}×" if f.ratio is not None else "-"
-        rows.append((f.title, _fmt(f.value), f.unit, baseline, ratio, f.goal or "-", met))
+        rows.append((f.title, fmt(f.value), f.unit, baseline, ratio, f.goal or "-", met))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def save(figures: list[Figure], out: Path) -> tuple[Path, Path | None]:
-    """Write ``out``/bench-<time>.json and, when matplotlib is installed, a chart of the ratios."""
+def save(
+    figures: list[Figure],
+    out: Path,
+    *,
+    quick: bool = False,
+    groups: dict[str, dict[str, Any]] | None = None,
+) -> tuple[Path, Path | None]:
+    """Write ``out``/bench-<time>.json and, when matplotlib is installed, a chart of the ratios.
+
+    ``groups``: per group run, what the runner saw around it (seconds, the machine's steal, failed).
+    """
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     data = {
         "at": stamp,
+        "quick": quick,
         "machine": {"python": platform.python_version(), "cores": _cores(), "platform": platform.platform()},
+        "groups": groups or {},
         "figures": [asdict(f) | {"ratio": f.ratio} for f in figures],
     }
     path = out / f"bench-{stamp}.json"
