@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test lint bench clean
+.PHONY: up test lint bench perf-docs clean
 
 # With the bench extra: the suite smoke-runs the benchmark runner, whose chart and peer engine need it.
 $(BIN)/.installed: pyproject.toml constraints.txt
@@ -20,9 +20,12 @@ test: $(BIN)/.installed  ## the whole suite: units, PostgreSQL and SQLite, end t
 bench: $(BIN)/.installed  ## the benchmarks (minutes; not in CI): make bench ARGS="--only sweep --quick"
 	$(BIN)/python -m bench.run $(ARGS)
 
+perf-docs: $(BIN)/.installed  ## rewrite docs/performance.md from bench/results/, running nothing
+	$(BIN)/python -m bench.run --write-docs-only
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check jianyi tests bench
-	$(BIN)/mypy jianyi
+	$(BIN)/mypy jianyi bench
 
 clean:
 	rm -rf $(VENV) var

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -124,10 +125,12 @@ def play_to_the_end(office: seed.Office, k: int, timeout: float = 600) -> dict[s
             time.sleep(0.2)
     runs = {str(api.view(p.suggestion_id)["flow_run_id"]): p.scenario.name for p in plays}
     for run_id in runs:
-        seed.wait_until(
-            lambda r=run_id: seed.flow_run_state(office, r) == "COMPLETED", 60, f"run {run_id} completed"
-        )
+        seed.wait_until(partial(_completed, office, run_id), 60, f"run {run_id} completed")
     return runs
+
+
+def _completed(office: seed.Office, run_id: str) -> bool:
+    return seed.flow_run_state(office, run_id) == "COMPLETED"
 
 
 def quiet(db_path: Path, timeout: float = 60) -> None:

@@ -243,7 +243,8 @@ def clone_cases(database_url: str, template: Template, n: int) -> list[Clone]:
             for j, row in enumerate(rows[table.name]):
                 exprs: list[ColumnElement[Any]] = []
                 for column in table.c:
-                    value, expr = row[column.name], t.c[column.name]
+                    value = row[column.name]
+                    expr: ColumnElement[Any] = t.c[column.name]
                     # A reference into the case follows the copy; one to a unit or a user stays.
                     into = [
                         fk.column.table.name for fk in column.foreign_keys if fk.column.table.name in rows
@@ -351,7 +352,8 @@ def clone_runs(prefect_db: Path, template: Template, clones: list[Clone]) -> dic
     for table in tables:
         for row in found[table]:
             columns = [c for c in row.keys() if c != "rowid_"]  # noqa: SIM118 - a Row iterates its values
-            exprs, args = [], []
+            exprs: list[str] = []
+            args: list[str] = []
             for column in columns:
                 expr, value = f't."{column}"', row[column]
                 if isinstance(value, str):
