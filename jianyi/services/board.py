@@ -32,9 +32,10 @@ from jianyi.models.board_schemas import (
     StageBoard,
     StageCount,
 )
-from jianyi.models.enums import STAGE_LABELS, STEP_LABELS, Role, Stage, StepState, UnitKind
+from jianyi.models.enums import STAGE_LABELS, Role, Stage, StepState, UnitKind
 from jianyi.services.actors import Actor
 from jianyi.services.errors import Forbidden, InvalidInput, NotFound
+from jianyi.services.lifecycle.stages import spec_of
 
 OPEN_STAGES = tuple(stage for stage in Stage if stage is not Stage.closed)
 PAGE = 50
@@ -198,7 +199,7 @@ def overdue(
             OverdueStep(
                 step_id=step_id,
                 kind=kind,
-                label=STEP_LABELS[kind],
+                label=spec_of(kind).label,
                 unit=unit_code,
                 suggestion_id=suggestion_id,
                 tracking_code=code,
@@ -235,7 +236,7 @@ def suggestion_steps(session: Session, *, actor: Actor, suggestion_id: int, now:
         BoardStep(
             step_id=step_id,
             kind=kind,
-            label=STEP_LABELS[kind],
+            label=spec_of(kind).label,
             state=state,
             role=role,
             unit=code,

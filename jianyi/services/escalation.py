@@ -17,12 +17,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from jianyi.models import Step, StepTimer, Suggestion, Unit, User
-from jianyi.models.enums import Role, StepKind, StepState, UnitKind
+from jianyi.models.enums import StepKind, StepState, UnitKind
 from jianyi.models.step_timer import TimerState
 from jianyi.rules.calendar import WorkingCalendar
 from jianyi.rules.schema import RuleSet, Rung
 from jianyi.services import audit, deadlines, official_mail, outbox, steps
 from jianyi.services.actors import Actor
+from jianyi.services.lifecycle import case as lifecycle_case
+from jianyi.services.lifecycle.specs import step_key
 
 RULES = Actor(label="rules")
 
@@ -84,7 +86,6 @@ class _Batch:
     lapses: list[int] = field(default_factory=list)
     # The supervision orders opened, with their time to answer and the action that reports each:
     # inserted in one flush, then planned (their deadlines and rungs) once they have ids.
-    orders: list[tuple[Step, int, dict[str, Any]]] = field(default_factory=list)
 
     @classmethod
     def load(cls, session: Session, timer_ids: list[int]) -> tuple[_Batch, list[StepTimer]]:
@@ -132,7 +133,6 @@ def sweep(session: Session, *, now: datetime, limit: int = 500) -> list[Fired]:
         return []
     batch, timers = _Batch.load(session, claimed)
     fired = [_fire(session, batch, timer, now=now) for timer in timers]
-    _plan_orders(session, batch)
     lapsed = steps.lapse_for_rules(session, actor=RULES, step_ids=batch.lapses, now=now)
     for item in fired:
         for action in item.actions:
@@ -234,7 +234,7 @@ def _act(
     if kind == "supervision_order":
         if unit is None:
             return {"type": kind, "note": "the proposer's step: no unit to supervise"}
-        order = _open_supervision_order(session, timer, step)
+        order = _open_supervision_order(session, timer, step, suggestion, action.working_days)
         to = batch.recipients(session, unit_id=unit.id, heads=False) + batch.recipients(
             session, unit_id=unit.id, heads=True
         )
@@ -251,9 +251,7 @@ def _act(
             answer_within=action.working_days,
             into=batch.mails,
         )
-        acted = {"type": kind, "form": action.form.value, "order_step_id": None, "sent": sent}
-        batch.orders.append((order, action.working_days, acted))
-        return acted
+        return {"type": kind, "form": action.form.value, "order_step_id": order.id, "sent": sent}
     if kind == "escalate":
         office = session.get(Unit, suggestion.office_unit_id)
         above = session.get(Unit, office.parent_id) if office and office.parent_id else None
@@ -279,29 +277,19 @@ def _act(
     return {"type": kind, "note": "unknown action"}
 
 
-def _open_supervision_order(session: Session, timer: StepTimer, step: Step) -> Step:
-    """A supervision order (督办单) is itself a step the unit answers, with its own deadline (laid by
-    ``_plan_orders`` once every order of the sweep has its id)."""
-    order = Step(
-        suggestion_id=step.suggestion_id,
+def _open_supervision_order(
+    session: Session, timer: StepTimer, step: Step, suggestion: Suggestion, working_days: int
+) -> Step:
+    """A supervision order (督办单) is itself a step the late unit answers, within the rung's term."""
+    return lifecycle_case.open_step(
+        session,
+        suggestion=suggestion,
         kind=StepKind.supervision_order,
-        key=f"supervision_order:t{timer.id}",
-        iteration=1,
-        role=Role.department if step.role is Role.department else step.role,
+        key=step_key(StepKind.supervision_order, timer_id=timer.id),
+        role=step.role,
         unit_id=step.unit_id,
         assignment_id=step.assignment_id,
-        created_at=timer.fired_at or timer.fire_at,
+        now=timer.fired_at or timer.fire_at,
+        actor=RULES,
+        working_days=working_days,
     )
-    session.add(order)
-    return order
-
-
-def _plan_orders(session: Session, batch: _Batch) -> None:
-    if not batch.orders:
-        return
-    session.flush()  # every order of the sweep inserted at once
-    for order, working_days, acted in batch.orders:
-        suggestion = session.get(Suggestion, order.suggestion_id)
-        assert suggestion is not None
-        deadlines.plan(session, step=order, suggestion=suggestion, working_days=working_days)
-        acted["order_step_id"] = order.id

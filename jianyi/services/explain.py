@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jianyi.models import PlannedCommunication, Step, StepTimer
-from jianyi.models.enums import STEP_LABELS, StepState
+from jianyi.models.enums import StepState
 from jianyi.rules.lookup import active_profiles
 from jianyi.services import deadlines
+from jianyi.services.lifecycle.stages import spec_of
 from jianyi.services.views import get_suggestion
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -35,7 +36,7 @@ def explain(session: Session, *, suggestion_id: int) -> dict[str, Any]:
             {
                 "step": step.id,
                 "kind": step.kind.value,
-                "label": STEP_LABELS[step.kind],
+                "label": spec_of(step.kind).label,
                 "state": step.state.value,
                 "deadline_rule": step.due_rule,
                 "working_days": step.due_working_days,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jianyi.models import Step, Suggestion, Unit, User
-from jianyi.models.enums import STEP_LABELS
+from jianyi.services.lifecycle.stages import spec_of
 from jianyi.services.mail import RenderedMail
 from jianyi.services.outbox import mail_row, queue_mails
 from jianyi.settings import get_settings
@@ -84,7 +84,7 @@ def send(
         "summary": summary,
         "title": suggestion.title,
         "tracking_code": suggestion.tracking_code,
-        "step_label": item or (STEP_LABELS[step.kind] if step is not None else ""),
+        "step_label": item or (spec_of(step.kind).label if step is not None else ""),
         "due": due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due_at else None,
         "overdue": overdue,
         "answer_within": answer_within,

@@ -1,25 +1,19 @@
 """Checks of a step's input that need the database: do the named units and suggestions exist, is a
 re-handling still allowed. Run at submission, so a wrong value is refused with its field named and
-the flow never meets it."""
+the flow never meets it. ``stages.SPECS`` names the check of each step kind."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jianyi.models import Step, Suggestion, Unit
-from jianyi.models.enums import StepKind, UnitKind
-from jianyi.models.step_inputs import (
-    DissatisfactionReviewInput,
-    RerouteInput,
-    ReviewInput,
-    StepInput,
-    TriageInput,
-)
+from jianyi.models.enums import UnitKind
+from jianyi.models.step_inputs import DissatisfactionReviewInput, RerouteInput, ReviewInput, TriageInput
+from jianyi.services.lifecycle.specs import FieldError
 
-FieldError = dict[str, str]
 HANDLING_KINDS = (
     UnitKind.city_department,
     UnitKind.district_office,
@@ -41,7 +35,7 @@ def _units(session: Session, field: str, codes: Iterable[str | None]) -> list[Fi
     return errors
 
 
-def _triage(session: Session, step: Step, data: TriageInput) -> list[FieldError]:
+def triage(session: Session, step: Step, data: TriageInput) -> list[FieldError]:
     errors = _units(session, "lead_unit", [data.lead_unit]) + _units(session, "co_units", data.co_units)
     if data.duplicate_of is not None:
         original = session.scalar(select(Suggestion).where(Suggestion.tracking_code == data.duplicate_of))
@@ -52,17 +46,17 @@ def _triage(session: Session, step: Step, data: TriageInput) -> list[FieldError]
     return errors
 
 
-def _reroute(session: Session, step: Step, data: RerouteInput) -> list[FieldError]:
+def reroute(session: Session, step: Step, data: RerouteInput) -> list[FieldError]:
     return _units(session, "lead_unit", [data.lead_unit]) + _units(session, "co_units", data.co_units or [])
 
 
-def _review(session: Session, step: Step, data: ReviewInput) -> list[FieldError]:
+def review(session: Session, step: Step, data: ReviewInput) -> list[FieldError]:
     if data.joint_meeting is None:
         return []
     return _units(session, "joint_meeting.units", data.joint_meeting.units)
 
 
-def _dissatisfaction(session: Session, step: Step, data: DissatisfactionReviewInput) -> list[FieldError]:
+def rehandling(session: Session, step: Step, data: DissatisfactionReviewInput) -> list[FieldError]:
     suggestion = session.get(Suggestion, step.suggestion_id)
     if data.action == "rehandle" and suggestion is not None and suggestion.rehandle_count >= 1:
         return [
@@ -72,16 +66,3 @@ def _dissatisfaction(session: Session, step: Step, data: DissatisfactionReviewIn
             }
         ]
     return []
-
-
-CHECKS: dict[StepKind, Callable[[Session, Step, StepInput], list[FieldError]]] = {
-    StepKind.triage: _triage,  # type: ignore[dict-item]
-    StepKind.reroute: _reroute,  # type: ignore[dict-item]
-    StepKind.review: _review,  # type: ignore[dict-item]
-    StepKind.dissatisfaction_review: _dissatisfaction,  # type: ignore[dict-item]
-}
-
-
-def check(session: Session, step: Step, data: StepInput) -> list[FieldError]:
-    checker = CHECKS.get(step.kind)
-    return checker(session, step, data) if checker else []

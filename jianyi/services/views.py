@@ -18,7 +18,6 @@ from jianyi.models.base import utcnow
 from jianyi.models.enums import (
     OUTCOME_LABELS,
     STAGE_LABELS,
-    STEP_LABELS,
     AssignmentRole,
     AssignmentState,
     CommunicationKind,
@@ -28,11 +27,11 @@ from jianyi.models.enums import (
     UnitKind,
 )
 from jianyi.models.schemas import PublicTracking, StepView, SuggestionView, TimelineEntry
-from jianyi.models.step_inputs import STEP_INPUTS
 from jianyi.rules.lookup import route_rule
 from jianyi.services import communication_duties, deadlines
 from jianyi.services.actors import Actor
 from jianyi.services.errors import Forbidden, NotFound
+from jianyi.services.lifecycle.stages import spec_of
 
 PUBLIC_COMMUNICATIONS = {
     CommunicationKind.acknowledgement: "已受理",
@@ -95,7 +94,7 @@ def step_view(session: Session, step: Step, *, with_schema: bool = False) -> Ste
         tracking_code=suggestion.tracking_code,
         title=suggestion.title,
         kind=step.kind,
-        label=STEP_LABELS[step.kind],
+        label=spec_of(step.kind).label,
         key=step.key,
         iteration=step.iteration,
         role=step.role,
@@ -109,7 +108,7 @@ def step_view(session: Session, step: Step, *, with_schema: bool = False) -> Ste
         completed_by=step.completed_by_label,
         due_provisional=step.due_provisional,
         input=step.input,
-        input_schema=STEP_INPUTS[step.kind].model_json_schema() if with_schema else None,
+        input_schema=spec_of(step.kind).input.model_json_schema() if with_schema else None,
         proposal=_triage_proposal(session, suggestion)
         if with_schema and step.kind is StepKind.triage
         else None,
@@ -167,7 +166,7 @@ def _timeline(session: Session, suggestion: Suggestion, *, public: bool) -> list
             entries.append(
                 TimelineEntry(
                     at=s.submitted_at or s.applied_at,
-                    what=f"{STEP_LABELS[s.kind]} ({s.kind.value}) {s.state.value}",
+                    what=f"{spec_of(s.kind).label} ({s.kind.value}) {s.state.value}",
                     detail=s.completed_by_label,
                 )
             )

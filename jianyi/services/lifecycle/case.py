@@ -1,7 +1,9 @@
-"""The primitives every transition of the lifecycle is made of: open a step, enter a stage, refer, close.
+"""The primitives the stage map (``stages.py``) is written in: open a step, enter a stage, assign a
+unit, withdraw it, close the case.
 
-A ``Case`` wraps one locked suggestion inside one transaction. Nothing here commits; the flow's
-``advance`` task owns the transaction, so an attempt's changes land together or not at all.
+A ``Case`` wraps one locked suggestion inside one attempt's transaction; nothing here commits. Each
+primitive does all its name promises, and only that: opening a step plans its deadline and ladder;
+entering a stage tells the communications rules; closing tells the proposer through them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jianyi.models import Assignment, StageEntry, Step, Suggestion
@@ -25,13 +27,61 @@ from jianyi.models.enums import (
 )
 from jianyi.rules.schema_comms import CommunicationEvent
 from jianyi.services import audit, communications, deadlines
-from jianyi.services.actors import FLOW
+from jianyi.services.actors import FLOW, Actor
 
 OPEN_STATES = (StepState.open, StepState.submitted)
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def open_step(
+    session: Session,
+    *,
+    suggestion: Suggestion,
+    kind: StepKind,
+    key: str,
+    role: Role,
+    unit_id: int | None,
+    now: datetime,
+    actor: Actor = FLOW,
+    iteration: int = 1,
+    alt_unit_id: int | None = None,
+    assignment_id: int | None = None,
+    optional: bool = False,
+    working_days: int | None = None,
+) -> Step:
+    """The one way a step is opened: its row, its deadline and reminder ladder from the rules
+    (``working_days`` overrides the rules' term), and a ``step.opened`` audit row. A key already
+    opened on this suggestion (an attempt replayed after a crash) returns that step unchanged."""
+    existing = session.scalar(select(Step).where(Step.suggestion_id == suggestion.id, Step.key == key))
+    if existing is not None:
+        return existing
+    step = Step(
+        suggestion_id=suggestion.id,
+        kind=kind,
+        key=key,
+        iteration=iteration,
+        role=role,
+        unit_id=unit_id,
+        alt_unit_id=alt_unit_id,
+        assignment_id=assignment_id,
+        optional=optional,
+        created_at=now,
+    )
+    session.add(step)
+    session.flush()
+    deadlines.plan(session, step=step, suggestion=suggestion, working_days=working_days)
+    audit.record(
+        session,
+        actor=actor,
+        action="step.opened",
+        suggestion_id=suggestion.id,
+        step_id=step.id,
+        detail={"kind": kind.value, "key": key, "unit_id": unit_id, "due_at": _iso(step.due_at)},
+    )
+    return step
 
 
 @dataclass
@@ -58,52 +108,18 @@ class Case:
         assignment_id: int | None = None,
         optional: bool = False,
     ) -> Step:
-        """Create a step unless one with this key exists (an attempt replayed after a crash)."""
-        existing = self.session.scalar(select(Step).where(Step.suggestion_id == self.id, Step.key == key))
-        if existing is not None:
-            return existing
-        step = Step(
-            suggestion_id=self.id,
+        return open_step(
+            self.session,
+            suggestion=self.suggestion,
             kind=kind,
             key=key,
-            iteration=iteration,
             role=role,
             unit_id=unit_id,
+            now=self.now,
+            iteration=iteration,
             alt_unit_id=alt_unit_id,
             assignment_id=assignment_id,
             optional=optional,
-            created_at=self.now,
-        )
-        self.session.add(step)
-        self.session.flush()
-        deadlines.plan(self.session, step=step, suggestion=self.suggestion)
-        audit.record(
-            self.session,
-            actor=FLOW,
-            action="step.opened",
-            suggestion_id=self.id,
-            step_id=step.id,
-            detail={"kind": kind.value, "key": key, "unit_id": unit_id, "due_at": _iso(step.due_at)},
-        )
-        return step
-
-    def open_office_step(
-        self,
-        kind: StepKind,
-        *,
-        key: str,
-        iteration: int = 1,
-        alt_unit_id: int | None = None,
-        assignment_id: int | None = None,
-    ) -> Step:
-        return self.open_step(
-            kind,
-            key=key,
-            role=Role.office,
-            unit_id=self.suggestion.office_unit_id,
-            iteration=iteration,
-            alt_unit_id=alt_unit_id,
-            assignment_id=assignment_id,
         )
 
     def steps(self, *kinds: StepKind, states: Iterable[StepState] | None = None) -> list[Step]:
@@ -176,7 +192,7 @@ class Case:
             self.session, self.suggestion, event, now=self.now, cause=cause, values=values
         )
 
-    # --- referral (转办) --------------------------------------------------------------------------
+    # --- assignments (转办) -------------------------------------------------------------------
 
     def assignments(self, role: AssignmentRole | None = None) -> list[Assignment]:
         query = select(Assignment).where(
@@ -190,35 +206,8 @@ class Case:
         leads = self.assignments(AssignmentRole.lead)
         return leads[0] if leads else None
 
-    def refer(self, *, lead_unit_id: int | None, co_unit_ids: Iterable[int]) -> None:
-        """Assign the lead unit (if given) and every co-handling unit not already assigned."""
-        self.enter_stage(Stage.referral)
-        active_units = {a.unit_id for a in self.assignments()}
-        if lead_unit_id is not None:
-            self.suggestion.lead_unit_id = lead_unit_id
-            lead = self._assign(lead_unit_id, AssignmentRole.lead)
-            self._open_lead_steps(lead)
-        for unit_id in co_unit_ids:
-            if unit_id in active_units or unit_id == lead_unit_id:
-                continue
-            co = self._assign(unit_id, AssignmentRole.co)
-            self.open_step(
-                StepKind.co_opinion,
-                key=f"co_opinion:a{co.id}",
-                role=Role.department,
-                unit_id=unit_id,
-                assignment_id=co.id,
-            )
-            self._open_objection(co)
-        referrals = self.session.scalar(
-            select(func.count())
-            .select_from(StageEntry)
-            .where(StageEntry.suggestion_id == self.id, StageEntry.stage == Stage.referral)
-        )
-        self.communicate(CommunicationEvent.referred, cause=f"referral:{referrals}")
-        self.enter_stage(Stage.research)
-
-    def _assign(self, unit_id: int, role: AssignmentRole) -> Assignment:
+    def assign(self, unit_id: int, role: AssignmentRole) -> Assignment:
+        """Refer the suggestion to a unit (the unit's handlers share it, no person is named)."""
         assignment = Assignment(suggestion_id=self.id, unit_id=unit_id, role=role, created_at=self.now)
         self.session.add(assignment)
         self.session.flush()
@@ -230,46 +219,6 @@ class Case:
             detail={"assignment_id": assignment.id, "unit_id": unit_id, "role": role.value},
         )
         return assignment
-
-    def _open_objection(self, assignment: Assignment) -> None:
-        self.open_step(
-            StepKind.objection,
-            key=f"objection:a{assignment.id}",
-            role=Role.department,
-            unit_id=assignment.unit_id,
-            assignment_id=assignment.id,
-            optional=True,
-        )
-
-    def _open_lead_steps(self, lead: Assignment) -> None:
-        self.open_lead_opinion(lead, iteration=1)
-        self._open_objection(lead)
-        self.open_step(
-            StepKind.extension_request,
-            key=f"extension_request:a{lead.id}",
-            role=Role.department,
-            unit_id=lead.unit_id,
-            assignment_id=lead.id,
-            optional=True,
-        )
-        if self.suggestion.instructed:
-            self.open_step(
-                StepKind.proposer_hearing,
-                key=f"proposer_hearing:a{lead.id}",
-                role=Role.department,
-                unit_id=lead.unit_id,
-                assignment_id=lead.id,
-            )
-
-    def open_lead_opinion(self, lead: Assignment, *, iteration: int) -> Step:
-        return self.open_step(
-            StepKind.opinion,
-            key=f"opinion:a{lead.id}:{iteration}",
-            iteration=iteration,
-            role=Role.department,
-            unit_id=lead.unit_id,
-            assignment_id=lead.id,
-        )
 
     def withdraw(self, assignment: Assignment, *, reason: str) -> None:
         assignment.state = AssignmentState.withdrawn

@@ -1,4 +1,7 @@
-"""``advance``: one attempt of a suggestion's flow run, as one transaction.
+"""``advance``: the mechanics of one attempt of a suggestion's flow run, as one transaction.
+
+What each step leads to is in ``stages.py``; here only: lock the case, apply its submitted steps
+through their specs, let the stage settle, and find the wait point.
 
 The application database is the source of truth. Each attempt locks the suggestion, applies every
 step its units have submitted since the last attempt (each exactly once: a step moves from
@@ -17,12 +20,13 @@ from sqlalchemy.orm import Session
 
 from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
-from jianyi.models.enums import STAGE_LABELS, AssignmentRole, Stage, StepKind, StepState
+from jianyi.models.enums import STAGE_LABELS, Stage, StepKind, StepState
 from jianyi.services import audit
 from jianyi.services.actors import FLOW
 from jianyi.services.errors import NotFound
+from jianyi.services.lifecycle import stages
 from jianyi.services.lifecycle.case import Case
-from jianyi.services.lifecycle.handlers import HANDLERS, parse
+from jianyi.services.lifecycle.specs import CaseInvariantError
 
 
 class AwaitedStep(BaseModel):
@@ -49,8 +53,7 @@ class WaitPoint(BaseModel):
         return f"{STAGE_LABELS[self.stage]} {self.stage.value}: " + ", ".join(k.value for k in self.kinds)
 
 
-class CaseInvariantError(RuntimeError):
-    """An open suggestion with nothing to wait for: a bug, never a state to suspend in."""
+__all__ = ["AwaitedStep", "CaseInvariantError", "WaitPoint", "advance", "describe_attempt"]
 
 
 def advance(session: Session, *, suggestion_id: int, now: datetime | None = None) -> WaitPoint | None:
@@ -66,15 +69,14 @@ def advance(session: Session, *, suggestion_id: int, now: datetime | None = None
     if suggestion.outcome is not None:
         return None
     if not case.has_steps():  # the first attempt
-        case.enter_stage(Stage.triage)
-        case.open_office_step(StepKind.triage, key="triage")
+        stages.begin(case)
 
     for step in case.steps(states=[StepState.submitted]):
         if suggestion.outcome is not None:
             _moot(case, step)
             continue
         _apply(case, step)
-        settle(case)
+        stages.settle(case)
 
     if suggestion.outcome is not None:
         return None
@@ -96,7 +98,6 @@ def advance(session: Session, *, suggestion_id: int, now: datetime | None = None
 
 def _apply(case: Case, step: Step) -> None:
     lapsed = step.input is None  # a window that closed unanswered (e.g. no rating within 10 WD)
-    data = None if lapsed else parse(step)
     step.state = StepState.lapsed if lapsed else StepState.completed
     step.applied_at = case.now
     audit.record(
@@ -107,9 +108,7 @@ def _apply(case: Case, step: Step) -> None:
         step_id=step.id,
         detail={"kind": step.kind.value},
     )
-    if lapsed and step.optional:
-        return  # an optional window (an objection, an extension request) closed unused: nothing to do
-    HANDLERS[step.kind](case, step, data)
+    stages.SPECS[step.kind].apply(case, step)
 
 
 def _moot(case: Case, step: Step) -> None:
@@ -124,38 +123,6 @@ def _moot(case: Case, step: Step) -> None:
         step_id=step.id,
         detail={"kind": step.kind.value, "outcome": case.suggestion.outcome},
     )
-
-
-def settle(case: Case) -> None:
-    """Move the stage on when a set of parallel steps is complete (today: the end of research)."""
-    if case.suggestion.outcome is None and case.suggestion.stage is Stage.research and _research_done(case):
-        case.cancel(
-            case.steps(StepKind.objection, StepKind.extension_request, states=[StepState.open]),
-            reason="research complete",
-        )
-        case.enter_stage(Stage.coordination)
-        iteration = len(case.steps(StepKind.review)) + 1
-        case.open_office_step(StepKind.review, key=f"review:{iteration}", iteration=iteration)
-
-
-def _research_done(case: Case) -> bool:
-    lead = case.lead_assignment()
-    if lead is None:
-        return False  # re-routing after an objection is still pending
-    if case.open_steps(StepKind.reroute, StepKind.extension_decision, StepKind.opinion, StepKind.co_opinion):
-        return False
-    opinion = case.latest(StepKind.opinion, assignment_id=lead.id)
-    if opinion is None or opinion.state is not StepState.completed:
-        return False
-    for co in case.assignments(AssignmentRole.co):
-        co_step = case.latest(StepKind.co_opinion, assignment_id=co.id)
-        if co_step is None or co_step.state is not StepState.completed:
-            return False
-    if case.suggestion.instructed:
-        hearing = case.latest(StepKind.proposer_hearing, assignment_id=lead.id)
-        if hearing is None or hearing.state is not StepState.completed:
-            return False
-    return True
 
 
 def describe_attempt(session: Session, *, suggestion_id: int) -> str:
