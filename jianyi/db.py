@@ -46,12 +46,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class _WriteLockQueue:
     """How this process's writers take SQLite's write lock: promptly, and one asker at a time.
 
-    SQLite's own busy handler sleeps 1, 2, 5, 10 … then 100 ms between tries. Under a burst of
-    intakes beside the executor's writes, a waiting writer slept through one lock release after
-    another while the API's other threads and the executor took the lock before it: p95 of an
-    intake was 1.7 s, with the CPU half idle. Here one thread of the process asks, every 0.5 to 4 ms,
-    so a released lock is taken within 4 ms; the process's other writers queue behind it on a
-    Python lock instead of each polling the file.
+    SQLite's own busy handler sleeps up to 100 ms between tries, long enough to sleep through one
+    release after another. Here one thread of the process asks every 0.5 to 4 ms, and the process's
+    other writers queue behind it on a Python lock (docs/architecture.md, "The SQLite write lock").
     """
 
     def __init__(self) -> None:
@@ -130,10 +127,8 @@ _one_writer = threading.Lock()
 def writer_turn(url: str | None = None) -> AbstractContextManager[object]:
     """Hold this around a unit of work that writes, on a hot path: on SQLite one at a time per process.
 
-    SQLite writes one transaction at a time anyway. Several of the process's threads working at once
-    only share the interpreter (the GIL): the one holding the write lock got a fraction of it, and
-    held the lock two or three times as long (an intake: 17 ms instead of 8 under a burst). On
-    PostgreSQL, writers of different rows do run side by side: no turn is taken.
+    SQLite writes one transaction at a time anyway, and threads that work at once share the GIL, so
+    the one holding the write lock would hold it longer. PostgreSQL writes side by side: no turn.
     """
     if (url or get_settings().resolved_database_url).startswith("sqlite"):
         return _one_writer

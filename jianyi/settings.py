@@ -30,9 +30,8 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         description=(
-            "API processes behind the one port (uvicorn's workers): one API process runs Python on one "
-            "core at a time, so larger bursts of intakes need more of them, and more cores (on two "
-            "cores a second process did not help)."
+            "API processes behind the one port (uvicorn's workers). One process runs Python on one core "
+            "at a time: more processes take larger bursts of intakes when there are cores for them."
         ),
     )
     background_nice: int = Field(
@@ -40,10 +39,9 @@ class Settings(BaseSettings):
         ge=0,
         le=19,
         description=(
-            "Added to the niceness of the Prefect servers jianyi starts: on a busy machine the API "
-            "(intakes, officials' steps) and the executor run first, and the Prefect server's share of "
-            "the backlog takes the rest of the CPU. 0 runs them at the API's priority. The executor is "
-            "not lowered: on SQLite it holds the write lock the API's writes wait for."
+            "Added to the niceness of the Prefect servers jianyi starts, so that on a busy machine the "
+            "API and the executor run first; 0 runs them at the API's priority. The executor is not "
+            "lowered: on SQLite it holds the write lock the API's writes wait for."
         ),
     )
     public_url: str | None = Field(
@@ -79,11 +77,9 @@ class Settings(BaseSettings):
         ge=0,
         description=(
             "Writes to the Prefect server (a run's creation, Running, Suspended) one executor has in "
-            "flight at once; 0 for no limit. On SQLite the server writes one transaction at a time, "
-            "and the writers beyond the first wait in SQLite's busy handler, which sleeps through one "
-            "release after another: a few at a time queue here instead, first come first served "
-            "(step latency p95 1.81 and 1.69 s against 2.15 and 2.28 s without, in paired runs of the "
-            "bench group `throughput`'s load). The scale-out profile, on PostgreSQL, sets 0."
+            "flight at once; 0 for no limit. A Prefect server on SQLite writes one transaction at a "
+            "time, so the rest queue here, first come first served, rather than in SQLite's busy "
+            "handler. The scale-out profile, on PostgreSQL, sets 0."
         ),
     )
     executor_intake_burst_per_s: float = Field(
@@ -91,11 +87,9 @@ class Settings(BaseSettings):
         ge=0,
         description=(
             "Suggestions received per second above which intake is in a burst: the executor then "
-            "holds back starting their runs (a creation in Prefect, a first attempt, each several "
-            "times an intake's work) and the outbox's deliveries until the burst has passed, so "
-            "that every intake is answered at once; 0 never holds. In 50/s bursts on two cores, "
-            "intake p95 was 0.2–0.7 s with the starts running beside it, 19–156 ms with the hold "
-            "(in nine bursts of ten; 601 ms in the other)."
+            "holds back starting their runs (a creation in Prefect and a first attempt, each several "
+            "times an intake's work) and the outbox's deliveries, so that every intake is answered at "
+            "once; 0 never holds."
         ),
     )
     executor_intake_burst_hold_seconds: float = Field(

@@ -1,4 +1,4 @@
-"""The working-day calendar: deadlines count working days on the Chinese calendar (issue 3).
+"""The working-day calendar: deadlines count working days on the Chinese calendar.
 
 Days come from the `chinese_calendar` package (2004 up to the last year the installed version
 knows) or from an official holiday notice typed into YAML (`jianyi.rules.calendar_notice`). A year

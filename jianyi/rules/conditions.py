@@ -3,8 +3,7 @@
 Why cel-expr-python (the CEL C++ runtime): its checker refuses an undeclared variable, a misspelt
 field (``suggestion.levl``) and a type error (``step.iteration == 'x'``) at compile time, so a
 bad rule file is refused by ``jianyi rules check`` and by a reload, never half-way through a
-supervision run. (``common-expression-language`` compiles all three without complaint and only
-fails, or silently answers false, when the expression is evaluated.)
+supervision run (docs/rules.md).
 
 Variables are declared with qualified names (``step.kind``); callers pass nested plain dicts
 (``{"step": {"kind": "opinion"}}``), which are flattened here. A value that is absent or None

@@ -146,19 +146,17 @@ class PrefectServer:
                 # The UI reads the API address from here; it must be this server's.
                 "PREFECT_API_URL": self.api_url,
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                # Loads every paused run every 5 s: with ~16,000 suspended suggestions it
-                # kept the server at 99.5% of a core. jianyi times out its own waits.
+                # Loads every paused run every 5 s, a cost that grows with the suspended
+                # suggestions. jianyi's deadlines are its own rules, not Prefect timeouts.
                 "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
                 # jianyi's executor starts runs itself; no schedules, work pools or workers,
                 # so these services would only poll the database for nothing.
                 "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
                 "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
                 "PREFECT_SERVER_SERVICES_FOREMAN_ENABLED": "false",
-                # Every 20 s its subflow monitor reads every suspended run (they are PAUSED and
-                # not subflows: the filter is applied row by row): ~1.2 % of a core at 100,000
-                # suspended suggestions (bench group `idle`). jianyi has no subflows, and a
-                # suspended run cancelled in the UI goes straight to Cancelled; 5 minutes is
-                # ample for its other duty, ending runs stuck in Cancelling.
+                # Every 20 s its subflow monitor reads every suspended run, row by row. jianyi has
+                # no subflows, and a suspended run cancelled in the UI goes straight to Cancelled;
+                # 5 minutes is ample for its other duty, ending runs stuck in Cancelling.
                 "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_LOOP_SECONDS": "300",
                 "PREFECT_SERVER_UI_ENABLED": "true" if self.ui else "false",
                 "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": _iso_duration(self.events_retention),
