@@ -9,12 +9,12 @@ from typing import NoReturn
 import typer
 
 from jianyi.cli.common import EXIT_CODES, TokenOption
+from jianyi.models.unit_seed import NetworkFileError
 from jianyi.rules.calendar import SHANGHAI
 from jianyi.rules.conditions import VARIABLES
 from jianyi.rules.loader import RuleError, configured_rules_dir, load_rules, seed_unit_kinds
 from jianyi.rules.schema import Profile, RuleSet
 from jianyi.services.backtest import BacktestReport, Counts
-from jianyi.services.network import NetworkFileError
 
 rules_app = typer.Typer(
     help="Declarative rules: deadlines, supervision ladders, communications, routing.", no_args_is_help=True

@@ -176,9 +176,9 @@ def _routing(sources: Sequence[Source], units: Mapping[str, UnitKind] | None) ->
 
 
 def _templates(sources: Sequence[Source]) -> list[Problem]:
-    """Every template exists for its channel and renders with what its trigger gives (mail.py)."""
-    # Imported here: the mail module pulls in Jinja2, which only this check of the rules needs.
-    from jianyi.services.mail import template_problem
+    """Every template exists for its channel and renders with what its trigger gives (messages.py)."""
+    # Imported here: the messages module pulls in Jinja2, which only this check of the rules needs.
+    from jianyi.rules.messages import template_problem
 
     problems: list[Problem] = []
     for source, loc, rule in _items(sources, "communications"):

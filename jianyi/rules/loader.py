@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jianyi.models.enums import UnitKind
+from jianyi.models.unit_seed import load_network_file
 from jianyi.rules.checks import check_sources, merge
 from jianyi.rules.lookup import (
     active_profiles,
@@ -63,9 +64,6 @@ def configured_rules_dir() -> Path:
 
 def seed_unit_kinds(path: Path | None = None) -> dict[str, UnitKind]:
     """Unit code → kind from the network seed file, for checking the codes rules name."""
-    # Imported here: only the check needs it, and it keeps SQLAlchemy out of a plain rules load.
-    from jianyi.services.network import load_network_file
-
     return {unit.code: unit.kind for root in load_network_file(path) for unit, _parent in root.walk()}
 
 

@@ -45,7 +45,7 @@ from jianyi.rules.lookup import triggered_communications
 from jianyi.rules.schema_comms import CommunicationEvent, CommunicationRule
 from jianyi.services import audit, deadlines
 from jianyi.services.actors import FLOW
-from jianyi.services.mail import RenderedMail, render, with_query
+from jianyi.rules.messages import RenderedMail, render, with_query
 from jianyi.services.outbox import queue_mail
 from jianyi.settings import get_settings
 
@@ -148,7 +148,7 @@ def _values(
     trigger: str,
     given: Mapping[str, str | None],
 ) -> dict[str, str | None]:
-    """The template values: the recipient's own codes and link, what the trigger gives (mail.py)."""
+    """The template values: the recipient's own codes and link, what the trigger gives (rules/messages.py)."""
     link = tracking_url(recipient.suggestion)
     values: dict[str, str | None] = {
         "proposer_name": recipient.proposer.name if recipient.proposer else None,

@@ -17,7 +17,7 @@ from jianyi.db import dialect_insert
 from jianyi.models import OutboxMessage
 from jianyi.models.base import table_of, utcnow
 from jianyi.models.enums import OutboxChannel, OutboxState
-from jianyi.services.mail import RenderedMail
+from jianyi.rules.messages import RenderedMail
 
 
 def _by_key(session: Session, dedupe_key: str) -> int | None:

@@ -20,7 +20,7 @@ from jianyi.models.base import utcnow
 from jianyi.models.enums import OutboxChannel, OutboxState
 from jianyi.runtime.sms_sink import SmsSink
 from jianyi.runtime.smtp_sink import SmtpSink
-from jianyi.services.mail import RenderedMail
+from jianyi.rules.messages import RenderedMail
 from jianyi.services.outbox import queue_mail
 from jianyi.settings import get_settings
 

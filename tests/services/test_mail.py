@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jianyi.services.mail import (
+from jianyi.rules.messages import (
     MailContext,
     UnknownTemplate,
     render,

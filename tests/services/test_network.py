@@ -12,15 +12,8 @@ from sqlalchemy.orm import Session
 from jianyi.db import make_engine
 from jianyi.models import Base, Unit
 from jianyi.models.enums import UnitKind
-from jianyi.services.network import (
-    NetworkFileError,
-    UnitSeed,
-    UnknownUnit,
-    get_unit_by_code,
-    load_network_file,
-    seed_network,
-    unit_tree,
-)
+from jianyi.models.unit_seed import NetworkFileError, UnitSeed, load_network_file
+from jianyi.services.network import UnknownUnit, get_unit_by_code, seed_network, unit_tree
 
 DISTRICTS = {
     "huangpu": "黄浦区",

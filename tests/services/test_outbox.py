@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jianyi.db import make_engine
 from jianyi.models import Base, OutboxMessage
 from jianyi.models.enums import OutboxState
-from jianyi.services.mail import RenderedMail
+from jianyi.rules.messages import RenderedMail
 from jianyi.services.outbox import queue_mail
 
 MAIL = RenderedMail(subject="已收到您的建议", text="文本", html="<p>文本</p>")
