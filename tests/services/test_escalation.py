@@ -73,6 +73,14 @@ def test_an_untouched_step_walks_every_rung_once(clock: Clock, sessions: session
         assert suggestion is not None
         city = session.scalar(select(Unit).where(Unit.code == "city-office"))
         orders = session.scalars(select(Step).where(Step.kind == StepKind.supervision_order)).all()
+        order_opened = [
+            (a.actor_label, a.detail["key"])
+            for a in session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "step.opened", AuditEntry.step_id.in_([o.id for o in orders])
+                )
+            )
+        ]
         fired_audit = sorted(
             (d["ladder"], d["rung"])
             for d in session.scalars(
@@ -91,6 +99,8 @@ def test_an_untouched_step_walks_every_rung_once(clock: Clock, sessions: session
     assert suggestion.bulletin_period == "monthly"
     [order] = orders
     assert order.unit_id == opinion.unit_id and order.due_working_days == 3 and order.state is StepState.open
+    # Opened like every other step: audited as opened, by the rules, under its timer's key.
+    assert order_opened == [("rules", order.key)] and order.key.startswith("supervision_order:t")
     # The five rungs, and the optional objection window closing at 5 WD (its rule says it lapses).
     assert fired_audit == [("expiry", 0)] + [("unit-ladder", n) for n in range(1, 6)]
 
