@@ -248,7 +248,7 @@ class BenchSystem:
             if server is not None:
                 server.stop()
         # Called from a group's `finally`: while the group's error propagates, exc_info names it. A
-        # failure (the standard way's baseline, now and then) keeps its logs and databases to look into.
+        # failed group keeps its logs and databases to look into.
         failed = sys.exc_info()[0] is not None
         if failed or os.environ.get("JIANYI_BENCH_KEEP"):
             print(f"   kept {self.home}" + (" (the group failed)" if failed else ""), flush=True)
