@@ -20,12 +20,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from jianyi.models import ImplementationProgress, LeaderInstruction, Opinion, StageEntry, Step, Suggestion
+from jianyi.models import StageEntry, Step, Suggestion
 from jianyi.models.assignment import Assignment
 from jianyi.models.enums import (
     AssignmentRole,
     CommunicationKind,
-    ContactMethod,
     Decision,
     Level,
     Outcome,
@@ -57,6 +56,7 @@ from jianyi.models.step_inputs import (
 )
 from jianyi.rules.schema_comms import CommunicationEvent
 from jianyi.services import communications, deadlines, step_checks
+from jianyi.services.lifecycle import records
 from jianyi.services.lifecycle.case import Case
 from jianyi.services.lifecycle.specs import StepSpec, step_key
 from jianyi.services.network import get_unit_by_code
@@ -105,20 +105,6 @@ def _assignment_of(case: Case, step: Step) -> Assignment | None:
     return next((a for a in case.assignments() if a.id == step.assignment_id), None)
 
 
-def _log(case: Case, step: Step, kind: CommunicationKind, method: ContactMethod, summary: str) -> None:
-    """Record a contact the step's unit held with the proposer; it settles that awaited communication."""
-    communications.record(
-        case.session,
-        suggestion=case.suggestion,
-        kind=kind,
-        method=method,
-        summary=summary,
-        at=case.now,
-        by_user_id=step.completed_by_id,
-        step_id=step.id,
-    )
-
-
 def _cause(step: Step) -> str:
     return f"step:{step.id}"
 
@@ -162,23 +148,13 @@ def triage(case: Case, step: Step, data: TriageInput) -> None:
 
 
 def pre_report_communication(case: Case, step: Step, data: PreReportCommunicationInput) -> None:
-    _log(case, step, CommunicationKind.pre_report, data.method, f"{data.participants}: {data.refined}")
+    records.contact(case, step, CommunicationKind.pre_report, data.method, f"{data.participants}: {data.refined}")
     # The item waits for the next digest of important suggestions and the leader's instruction.
     open_step(case, StepKind.leader_instruction)
 
 
 def leader_instruction(case: Case, step: Step, data: LeaderInstructionInput) -> None:
-    case.session.add(
-        LeaderInstruction(
-            suggestion_id=case.id,
-            step_id=step.id,
-            leader=data.leader,
-            instructed_on=data.instructed_on,
-            text=data.text,
-            has_instruction=data.has_instruction,
-            recorded_at=case.now,
-        )
-    )
+    records.leader_instruction(case, step, data)
     case.suggestion.instructed = data.has_instruction
     if data.has_instruction:
         case.communicate(CommunicationEvent.leader_instructed, cause=_cause(step))
@@ -233,43 +209,18 @@ def reroute(case: Case, step: Step, data: RerouteInput) -> None:
 
 
 def proposer_hearing(case: Case, step: Step, data: ProposerHearingInput) -> None:
-    _log(case, step, CommunicationKind.in_progress, data.method, data.summary)
+    records.contact(case, step, CommunicationKind.in_progress, data.method, data.summary)
 
 
 # --- 3. research 调研论证 ---------------------------------------------------------------------------
 
 
 def co_opinion(case: Case, step: Step, data: CoOpinionInput) -> None:
-    assert step.unit_id is not None
-    case.session.add(
-        Opinion(
-            suggestion_id=case.id,
-            unit_id=step.unit_id,
-            step_id=step.id,
-            is_lead=False,
-            reasons=data.opinion,
-            measures=data.measures,
-            created_at=case.now,
-        )
-    )
+    records.co_opinion(case, step, data)
 
 
 def opinion(case: Case, step: Step, data: OpinionInput) -> None:
-    assert step.unit_id is not None
-    case.session.add(
-        Opinion(
-            suggestion_id=case.id,
-            unit_id=step.unit_id,
-            step_id=step.id,
-            is_lead=True,
-            decision=data.decision,
-            reasons=data.reasons,
-            measures=data.measures,
-            planned_completion=data.planned_completion,
-            consultation=data.consultation,
-            created_at=case.now,
-        )
-    )
+    records.opinion(case, step, data)
     case.suggestion.decision = data.decision
 
 
@@ -358,7 +309,7 @@ def supervision_order(case: Case, step: Step, data: SupervisionOrderInput) -> No
 
 
 def reply(case: Case, step: Step, data: ReplyInput) -> None:
-    _log(case, step, CommunicationKind.reply, data.method, data.text)
+    records.contact(case, step, CommunicationKind.reply, data.method, data.text)
     communications.on_event(
         case.session,
         case.suggestion,
@@ -414,20 +365,7 @@ def _open_progress(case: Case, *, round: int) -> None:
 
 
 def progress(case: Case, step: Step, data: ProgressInput) -> None:
-    assert step.unit_id is not None
-    case.session.add(
-        ImplementationProgress(
-            suggestion_id=case.id,
-            unit_id=step.unit_id,
-            step_id=step.id,
-            percent=data.percent,
-            milestone=data.milestone,
-            form=data.form,
-            evidence=data.evidence,
-            implemented=data.implemented,
-            reported_at=case.now,
-        )
-    )
+    records.progress(case, step, data)
     if data.implemented:
         case.communicate(CommunicationEvent.implemented, cause=_cause(step))
         open_step(case, StepKind.post_adoption_communication)
@@ -436,7 +374,7 @@ def progress(case: Case, step: Step, data: ProgressInput) -> None:
 
 
 def post_adoption_communication(case: Case, step: Step, data: PostAdoptionCommunicationInput) -> None:
-    _log(case, step, CommunicationKind.post_adoption, data.method, data.summary)
+    records.contact(case, step, CommunicationKind.post_adoption, data.method, data.summary)
     # Implemented suggestions are nominated to the year's selection (stage 7).
     case.enter_stage(Stage.commendation)
     open_step(case, StepKind.commendation_result)
