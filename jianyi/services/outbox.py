@@ -26,8 +26,8 @@ def _by_key(session: Session, dedupe_key: str) -> int | None:
 
 @lru_cache(maxsize=2)
 def _insert_one(insert: Callable[[Any], Any]) -> Insert:
-    # Built once per dialect: an intake queues its acknowledgement with it, and building the statement
-    # each time cost five times its execution (1 ms against 0.2 on SQLite).
+    # Built once per dialect: every intake queues its acknowledgement with it, and building the
+    # statement costs more than executing it.
     table = table_of(OutboxMessage)
     return insert(table).on_conflict_do_nothing(index_elements=[table.c.dedupe_key]).returning(table.c.id)
 
