@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 
 from jianyi.db import session_scope
 from jianyi.executor import prefect_glue
-from jianyi.executor.service import Executor
+from jianyi.executor.runner import Executor
 from jianyi.flows.lifecycle import suggestion_lifecycle
 from jianyi.models import Step, Suggestion
 from jianyi.models.enums import StepState

@@ -40,7 +40,7 @@ from jianyi.models.step_timer import TimerState
 from jianyi.runtime.postgres import TemporaryPostgres
 from jianyi.services import escalation
 
-LIMIT = 500  # what the executor's job claims per sweep (jianyi.executor.supervision.sweep_once)
+LIMIT = 500  # what the executor's job claims per sweep (jianyi.executor.sweeps.sweep_once)
 QUICK_LIMIT = 100  # quick mode checks that everything runs, not how long it takes
 GOALS = {"sqlite": 3.0, "postgresql": 1.0}  # seconds
 

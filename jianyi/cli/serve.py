@@ -38,7 +38,7 @@ def api() -> None:
 
 def executor() -> None:
     """Run the lifecycle executor: starts, wakes and runs the suggestions' flow runs; sends the outbox."""
-    from jianyi.executor.service import Executor  # imports Prefect, which configures logging its way
+    from jianyi.executor.runner import Executor  # imports Prefect, which configures logging its way
 
     # Prefect's logging setup leaves loggers outside "prefect" without a handler: give ours one.
     handler = logging.StreamHandler()

@@ -21,7 +21,7 @@ def sweep(
 ) -> None:
     """Fire every due rung once and remind the offices of overdue communications (safe to run
     beside the executor: nothing fires twice)."""
-    from jianyi.executor.supervision import sweep_once
+    from jianyi.executor.sweeps import sweep_once
 
     at = None
     if now is not None:

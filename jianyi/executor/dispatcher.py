@@ -256,13 +256,13 @@ class OutboxDispatcher:
             )
         return sum(results)
 
-    async def run_forever(self, stop: asyncio.Event, *, hold: Callable[[], bool] | None = None) -> None:
+    async def run_forever(self, stop: asyncio.Event, *, deferred: Callable[[], bool] | None = None) -> None:
         """Poll until `stop` is set. A database hiccup is logged and retried on the next poll. While
-        ``hold()`` is true (the executor's intake burst), nothing is sent: the messages wait queued."""
+        ``deferred()`` is true (the executor's intake burst), nothing is sent: the messages wait queued."""
         while not stop.is_set():
             sent = 0
             try:
-                sent = 0 if hold is not None and hold() else await self.run_once()
+                sent = 0 if deferred is not None and deferred() else await self.run_once()
             except SQLAlchemyError:
                 log.exception("outbox dispatcher: database error; retrying")
             if sent:

@@ -1,20 +1,11 @@
-"""Intake first: while suggestions pour in, the executor holds back the starting of their runs
-and the outbox's deliveries.
-
-On two cores, an intake burst (50 a second, an emergency's hotline) and the starting of its runs
-compete for the same CPU and the same SQLite write lock: each run started is a creation in Prefect,
-a first attempt and the acknowledgement's delivery, several times the work of taking the suggestion
-in. Measured (bench group `intake`): with the executor at work, an intake's p95 in a 50/s burst was
-0.2 to 0.7 s; with nothing else running, 18 ms; with the hold, 19 to 156 ms in nine bursts of ten
-(601 ms in the other; why was not found). The starts cannot keep pace with such a burst anyway
-(Prefect creates a few runs a second here): with the hold, the backlog of a burst of 200 drained in
-38 to 71 s, as it did without (43 to 77 s).
+"""Intake first: while suggestions pour in, the executor defers the starting of their runs and the
+outbox's deliveries (why: docs/executor-notes.md).
 
 A burst is read from the application database, so every executor sees the same one: the newest
 suggestion's id, sampled every ``SAMPLE_SECONDS``, gives the rate of arrivals (on PostgreSQL an id
-lost to a rolled-back intake counts too: an attempt at intake all the same). The hold is bounded:
-after ``longest`` seconds the runs are started whatever the rate, and the hold is not taken again
-for as long, so a flood that never ends cannot starve the starts.
+lost to a rolled-back intake counts too: an attempt at intake all the same). Deferring is bounded:
+after ``longest`` seconds the runs are started whatever the rate, and starts are not deferred again
+for as long, so a flood that never ends cannot starve them.
 """
 
 from __future__ import annotations
@@ -27,8 +18,8 @@ log = logging.getLogger("jianyi.executor")
 # Arrivals are counted over about this long: long enough that a few intakes typed in a row at a
 # desk are not a burst.
 WINDOW_SECONDS = 1.0
-# How often the newest id is sampled: a burst is seen within half a second of its start (before,
-# the starter takes up its first suggestions as usual). One indexed max() each time.
+# How often the newest id is sampled (one indexed max() each time): a burst is seen within half a
+# second of its start.
 SAMPLE_SECONDS = 0.25
 
 
@@ -36,11 +27,11 @@ class IntakeBurst:
     """Whether intake is in a burst, from successive samples of the newest suggestion's id."""
 
     def __init__(self, per_second: float, longest: float) -> None:
-        self.per_second = per_second  # 0: never hold
+        self.per_second = per_second  # 0: never defer
         self.longest = longest
         self._samples: deque[tuple[float, int]] = deque()
-        self._holding_since: float | None = None
-        self._no_hold_until = 0.0
+        self._deferring_since: float | None = None
+        self._no_defer_until = 0.0
 
     def rate(self) -> float:
         """Suggestions received per second over the last window (0 until there are two samples)."""
@@ -49,7 +40,7 @@ class IntakeBurst:
         (t0, id0), (t1, id1) = self._samples[0], self._samples[-1]
         return (id1 - id0) / (t1 - t0) if t1 > t0 else 0.0
 
-    def hold(self, newest_id: int | None, now: float) -> bool:
+    def defers_starts(self, newest_id: int | None, now: float) -> bool:
         """Record a sample taken at ``now`` (monotonic seconds); whether run starts and deliveries
         should wait."""
         if not self.per_second:
@@ -59,19 +50,19 @@ class IntakeBurst:
         while len(self._samples) > 2 and self._samples[1][0] <= now - WINDOW_SECONDS:
             self._samples.popleft()
         known = now - self._samples[0][0] >= WINDOW_SECONDS / 2
-        if self._holding_since is None:
-            if known and self.rate() >= self.per_second and now >= self._no_hold_until:
-                self._holding_since = now
+        if self._deferring_since is None:
+            if known and self.rate() >= self.per_second and now >= self._no_defer_until:
+                self._deferring_since = now
                 log.info("intake burst: %.0f suggestions/s; run starts and deliveries wait", self.rate())
-            return self._holding_since is not None
-        # Let go only once the rate is well down: requests arrive in clumps, and a hold that ended at
-        # every lull would start runs in the middle of the burst.
+            return self._deferring_since is not None
+        # Let go only once the rate is well down: requests arrive in clumps, and deferring that ended
+        # at every lull would start runs in the middle of the burst.
         bursting = self.rate() >= self.per_second / 2
-        if bursting and now - self._holding_since < self.longest:
+        if bursting and now - self._deferring_since < self.longest:
             return True
-        held = now - self._holding_since
-        self._holding_since = None
-        if bursting:  # held as long as allowed: start runs for as long before holding again
-            self._no_hold_until = now + self.longest
-        log.info("run starts resume after %.1f s held for intake (%.0f/s now)", held, self.rate())
+        deferred = now - self._deferring_since
+        self._deferring_since = None
+        if bursting:  # deferred as long as allowed: start runs for as long before deferring again
+            self._no_defer_until = now + self.longest
+        log.info("run starts resume after %.1f s deferred for intake (%.0f/s now)", deferred, self.rate())
         return False

@@ -1,48 +1,36 @@
 """The suggestion lifecycle: one long-running flow run per suggestion, through the seven steps.
 
-Each attempt reads the case from the application database, applies what its units submitted
-(``advance``), and suspends at the next wait point with a fresh key and a typed input. No process
-stays alive while a suggestion waits; the executor runs the next attempt when a step is completed.
+This is what a Prefect worker runs (deployments/prefect.yaml); jianyi's executor runs the same
+attempt (``jianyi.tasks.attempt.run_attempt``) without a process per resume.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any, Literal, Union
-
 from prefect import flow, get_run_logger
 from prefect.flow_runs import asuspend_flow_run
 from prefect.input import RunInput
-from pydantic import create_model
 
-from jianyi.models.enums import STEP_LABELS, StepKind
-from jianyi.models.step_inputs import STEP_INPUTS
 from jianyi.services.lifecycle.engine import WaitPoint
-from jianyi.tasks.advance import advance_case, attempt_name
+from jianyi.tasks.advance import advance_named
+from jianyi.tasks.attempt import run_attempt
 
 FLOW_NAME = "suggestion-lifecycle"
 
 
-@cache  # one model per set of kinds: building it costs more than the rest of an attempt's own work
-def completion_input(kinds: tuple[StepKind, ...]) -> type[RunInput]:
-    """The typed input a wait point accepts: which step was completed, and its validated data."""
-    data_types = tuple(STEP_INPUTS[k] for k in kinds)
-    data_type: Any = data_types[0] if len(data_types) == 1 else Union[data_types]  # noqa: UP007
-    kind_type: Any = Literal[tuple(k.value for k in kinds)]
-    # The data of a lapsed step (no answer in time) is null.
-    return create_model(
-        "StepCompleted_" + "_".join(k.value for k in kinds),
-        __base__=RunInput,
-        step_id=(int, ...),
-        kind=(kind_type, ...),
-        data=(data_type | None, None),
-    )
+class _SuspendThisRun:
+    """The flow's suspender: Prefect's own suspend of the run in progress."""
 
+    async def suspend(self, wait: WaitPoint, run_input: type[RunInput]) -> bool:
+        # Ends this attempt (Prefect's Pause) once the run is Suspended. It returns only when the key
+        # had already fired (an attempt replayed after a crash): then the attempt goes again.
+        await asuspend_flow_run(wait_for_input=run_input, key=wait.key)
+        return False
 
-def describe_wait(wait: WaitPoint) -> str:
-    return "; ".join(
-        f"{STEP_LABELS[s.kind]} #{s.step_id}" + (" (可选)" if s.optional else "") for s in wait.steps
-    )
+    async def complete(self) -> None:
+        """The flow returns: Prefect completes the run."""
+
+    async def fail(self, reason: str) -> None:
+        """The error propagates: Prefect fails the run with it."""
 
 
 @flow(
@@ -53,15 +41,13 @@ def describe_wait(wait: WaitPoint) -> str:
     # No timeout: a suggestion may wait for months. Deadlines belong to the rules, not to Prefect.
 )
 async def suggestion_lifecycle(suggestion_id: int) -> str:
-    logger = get_run_logger()
-    while True:
-        name = await attempt_name(suggestion_id)
-        wait = await advance_case.with_options(task_run_name=name)(suggestion_id)
-        if wait is None:
-            logger.info("suggestion %s is closed", suggestion_id)
-            return "closed"
-        logger.info("%s — waiting for %s (key %s)", wait.label, describe_wait(wait), wait.key)
-        # Suspends (ends this attempt) until the executor resumes the run with a completed step.
-        # If this key had already fired (an attempt replayed after a crash) it returns at once,
-        # and the loop applies what is in the database and waits at a new key.
-        await asuspend_flow_run(wait_for_input=completion_input(tuple(wait.kinds)), key=wait.key)
+    """A suggestion from receipt to its end, through the seven steps: triage 梳理研判, referral
+    转办摘报, research 调研论证, coordination 协调督办, feedback 沟通反馈, implementation 落实转化 and
+    commendation 表彰奖励 (a case may close earlier: a complaint redirected, a suggestion not adopted).
+
+    Each run of this body is one attempt: it applies the steps the units completed since the last,
+    in one transaction of the application database, and suspends the run at the next wait point,
+    with a fresh key and the typed input of the steps awaited there. No process stays alive while
+    the suggestion waits; a completed step resumes the run, and the next attempt applies it.
+    """
+    return await run_attempt(suggestion_id, _SuspendThisRun(), advance=advance_named, log=get_run_logger())

@@ -1,4 +1,4 @@
-"""Fault injection for crash tests: hold an attempt at a named point so a test can kill the process there.
+"""Fault injection for crash tests: halt an attempt at a named point so a test can kill the process there.
 
 Off unless JIANYI_FAULT_POINT names a point. At that point the process writes a marker file (the
 test's signal to kill it) and sleeps; a process restarted after the kill finds the marker and goes on,
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 
-def hold(point: str, suggestion_id: int) -> None:
+def halt_at(point: str, suggestion_id: int) -> None:
     if os.environ.get("JIANYI_FAULT_POINT") != point:
         return
     directory = Path(os.environ.get("JIANYI_FAULT_DIR", "."))

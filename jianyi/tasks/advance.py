@@ -1,4 +1,4 @@
-"""The one Prefect task of a lifecycle attempt: apply what was submitted and find the next wait point.
+"""The lifecycle flow's one Prefect task: ``advance`` (``jianyi.tasks.attempt``) as a task run.
 
 It takes an id and returns plain data; it opens its own session (a task never receives an ORM object).
 Its run is named after the stage the case is in, so a supervisor reads the case's path in the UI.
@@ -8,39 +8,25 @@ from __future__ import annotations
 
 import asyncio
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from jianyi.db import session_scope
-from jianyi.runtime import faults
-from jianyi.services.lifecycle.engine import WaitPoint, advance, describe_attempt
-
-
-def advance_in_transaction(suggestion_id: int) -> WaitPoint | None:
-    with session_scope() as session:
-        wait = advance(session, suggestion_id=suggestion_id)
-        faults.hold("advance.before_commit", suggestion_id)
-    faults.hold("advance.after_commit", suggestion_id)
-    return wait
-
-
-def _describe(suggestion_id: int) -> str:
-    with session_scope() as session:
-        return describe_attempt(session, suggestion_id=suggestion_id)
-
-
-async def attempt_name(suggestion_id: int) -> str:
-    return await asyncio.to_thread(_describe, suggestion_id)
+from jianyi.services.lifecycle.engine import WaitPoint
+from jianyi.tasks import attempt
 
 
 @task(
     name="advance",
     cache_policy=NO_CACHE,
     persist_result=False,  # the application database is the record; nothing to replay from Prefect
-    retries=3,
-    retry_delay_seconds=[1, 2, 5],  # a locked SQLite file or a dropped PostgreSQL connection passes
+    retries=0,  # database errors are tried again inside (attempt.with_database_retries), nothing else is
     log_prints=False,
 )
-async def advance_case(suggestion_id: int) -> WaitPoint | None:
-    # SQLAlchemy sessions are synchronous: keep them off the executor's event loop.
-    return await asyncio.to_thread(advance_in_transaction, suggestion_id)
+async def advance_task(suggestion_id: int) -> WaitPoint | None:
+    return await attempt.advance_case(suggestion_id, get_run_logger())
+
+
+async def advance_named(suggestion_id: int) -> WaitPoint | None:
+    """Run the task, named after the stage and the steps it is about to apply."""
+    name = await asyncio.to_thread(attempt.name_attempt, suggestion_id)
+    return await advance_task.with_options(task_run_name=name)(suggestion_id)

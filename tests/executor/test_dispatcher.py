@@ -354,23 +354,23 @@ def test_run_forever_sends_what_is_queued_until_stopped(
     assert [r.state for r in _rows(sessions)] == [OutboxState.sent] * 2
 
 
-def test_while_held_nothing_is_sent_and_everything_is_once_let_go(
+def test_while_deferred_nothing_is_sent_and_everything_is_once_let_go(
     sessions: sessionmaker[Session], sink: SmtpSink
 ) -> None:
-    """The executor holds deliveries during an intake burst: the messages wait queued, untouched."""
+    """The executor defers deliveries during an intake burst: the messages wait queued, untouched."""
     sink.start()
     dispatcher = OutboxDispatcher(sessionmaker=sessions, host="127.0.0.1", port=sink.port, poll_seconds=0.05)
-    held = True
+    deferred = True
 
     async def scenario() -> None:
-        nonlocal held
+        nonlocal deferred
         stop = asyncio.Event()
-        task = asyncio.create_task(dispatcher.run_forever(stop, hold=lambda: held))
+        task = asyncio.create_task(dispatcher.run_forever(stop, deferred=lambda: deferred))
         await asyncio.to_thread(_queue, sessions, 2)
         await asyncio.sleep(0.5)  # ten polls
         assert sink.messages == []
         assert [(r.state, r.attempts) for r in _rows(sessions)] == [(OutboxState.pending, 0)] * 2
-        held = False
+        deferred = False
         await asyncio.to_thread(sink.wait_for, 2, 10.0)
         stop.set()
         await asyncio.wait_for(task, timeout=5)

@@ -1,7 +1,8 @@
-"""The rules' scheduler inside the executor: an APScheduler job sweeps due rungs, another reloads rules.
+"""The schedule of the rules' sweeps inside the executor: an APScheduler job sweeps due rungs and
+overdue communications, another reloads the rules.
 
 Each sweep is one transaction (``escalation.sweep``); after it commits, every fired rung is also
-emitted as a Prefect event on the suggestion's flow run, so escalations show in the Prefect UI's
+published as a Prefect event on the suggestion's flow run, so escalations show in the Prefect UI's
 event feed. An event that cannot be sent is logged, never retried into a second firing.
 """
 
@@ -32,19 +33,19 @@ class Sweep:
 
 
 def sweep_once(now: datetime | None = None, *, limit: int = 500) -> Sweep:
-    """One sweep in its own transaction, then the events (after commit: never for a rolled-back firing)."""
+    """One sweep in its own transaction, then its events (after commit: never for a rolled-back firing)."""
     at = now or utcnow()
     with session_scope() as session:
         fired = escalation.sweep(session, now=at, limit=limit)
         reminded = communication_duties.remind_overdue(session, now=at, limit=limit)
     for item in fired:
-        emit(item)
+        publish_fired(item)
     for reminder in reminded:
-        emit_reminder(reminder)
+        publish_reminder(reminder)
     return Sweep(fired, reminded)
 
 
-def _emit(
+def _publish(
     event: str, *, suggestion_id: int, tracking_code: str, flow_run_id: str | None, payload: dict[str, Any]
 ) -> bool:
     """One Prefect event about a suggestion, related to its flow run. False if it could not be sent:
@@ -65,13 +66,13 @@ def _emit(
             payload=payload,
         )
     except Exception:
-        log.exception("could not emit %s for suggestion %s", event, suggestion_id)
+        log.exception("could not publish %s for suggestion %s", event, suggestion_id)
         return False
     return True
 
 
-def emit_reminder(item: communication_duties.Reminded) -> None:
-    _emit(
+def publish_reminder(item: communication_duties.Reminded) -> None:
+    _publish(
         "jianyi.communication.overdue",
         suggestion_id=item.suggestion_id,
         tracking_code=item.tracking_code,
@@ -85,8 +86,8 @@ def emit_reminder(item: communication_duties.Reminded) -> None:
     )
 
 
-def emit(item: escalation.Fired) -> None:
-    _emit(
+def publish_fired(item: escalation.Fired) -> None:
+    _publish(
         f"jianyi.supervision.{'-'.join(a['type'] for a in item.actions) or 'noop'}",
         suggestion_id=item.suggestion_id,
         tracking_code=item.tracking_code,
@@ -95,12 +96,12 @@ def emit(item: escalation.Fired) -> None:
     )
 
 
-def start(interval_seconds: float) -> AsyncIOScheduler:
+def start_scheduler(interval_seconds: float) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="Asia/Shanghai")
 
     async def sweep_job() -> None:
-        # Rungs fall due together at the end of a working day (~4 % of all timers at once): a sweep
-        # that came back full goes again at once, so a backlog drains in minutes, not one batch per interval.
+        # Rungs fall due together at the end of a working day: a sweep that came back full goes
+        # again at once, so a backlog drains in minutes, not one batch per interval.
         while True:
             result = await asyncio.to_thread(sweep_once, limit=SWEEP_BATCH)
             if result.fired or result.reminded:
