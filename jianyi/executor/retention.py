@@ -1,11 +1,10 @@
 """Retention of Prefect's records of closed suggestions: their flow runs are deleted a month after.
 
-Measured by the bench (group ``idle``): a finished suggestion leaves ~490 KB in the Prefect database,
-four fifths of it events, which Prefect's events vacuum deletes after PREFECT_SERVER_EVENTS_RETENTION_PERIOD
-(7 days in jianyi). What stays is its flow run: states, one input schema per wait, task runs, logs.
-That is ~110 KB on average (16 KB for a redirected complaint, 164 KB for an important suggestion
-commended), kept forever. Our database keeps the case, its steps and its audit for good, so Prefect's
-copy is only the UI's history of the run: after a month it can go.
+A finished suggestion leaves its events and its flow run in the Prefect database (sizes:
+docs/performance.md). Prefect's events vacuum deletes the events after
+PREFECT_SERVER_EVENTS_RETENTION_PERIOD (7 days in jianyi); the flow run (states, one input schema per
+wait, task runs, logs) would stay forever. Our database keeps the case, its steps and its audit for
+good, so Prefect's copy is only the UI's history of the run: after a month it can go.
 
 ``prune_finished_runs`` deletes, through the Prefect API, the Completed runs of our deployment that ended
 before the cutoff, and only those whose suggestion is closed in our database. Prefect's own flow-run

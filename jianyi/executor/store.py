@@ -48,8 +48,8 @@ def unstarted(limit: int) -> list[Unstarted]:
             select(Suggestion.id, Suggestion.tracking_code, Suggestion.title)
             # The outcome test wrapped so that no index serves it: SQLite, which has no statistics, would
             # otherwise pick the outcome index over the flow_run_id one whenever the migrations happened
-            # to create it first, and read every open suggestion each poll (55 ms each half second with
-            # 100,000 waiting, bench group `idle`). The flow_run_id index finds only those to start.
+            # to create it first, and read every open suggestion each poll. The flow_run_id index finds
+            # only those to start.
             .where(Suggestion.flow_run_id.is_(None), func.coalesce(Suggestion.outcome, None).is_(None))
             .order_by(Suggestion.id)
             .limit(limit)
