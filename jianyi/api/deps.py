@@ -1,4 +1,4 @@
-"""Request dependencies: a database session the handler commits, and the authenticated caller."""
+"""Request dependencies: the request's unit of work, and the authenticated caller."""
 
 from __future__ import annotations
 
@@ -15,20 +15,30 @@ from jianyi.services.actors import Actor
 
 bearer = HTTPBearer(auto_error=False, description="the token `jianyi users add` printed")
 
+_READS = ("GET", "HEAD")
+
 
 def get_session(request: Request) -> Iterator[Session]:
-    # The handler owns the transaction and commits before it answers; anything left is rolled back.
-    # GET handlers only read (they never commit): their sessions take no write lock.
-    makers = get_read_sessionmaker if request.method in ("GET", "HEAD") else get_sessionmaker
-    session = makers()()
+    """The request's one transaction: committed when the handler returns, rolled back if it raises.
+
+    GET and HEAD only read: their sessions take no write lock (jianyi/db.py) and are never committed.
+    """
+    writes = request.method not in _READS
+    session = (get_sessionmaker if writes else get_read_sessionmaker)()()
     try:
         yield session
-    finally:
+        if writes:
+            session.commit()
+    except BaseException:
         session.rollback()
+        raise
+    finally:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the dependency ends when the handler does, before the response is sent, so a
+# failed commit answers 500 (FastAPI's default, "request", would end it after a 200 was sent).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def bearer_token(

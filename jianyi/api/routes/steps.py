@@ -50,7 +50,6 @@ class ResumeIn(BaseModel):
 def pause_step(step_id: int, body: PauseIn, session: SessionDep, actor: CurrentActor) -> StepView:
     """The unit waits for the proposer: the step's deadline clock stops (if its rule allows it)."""
     step = clocks.pause(session, actor=actor, step_id=step_id, reason=body.reason)
-    session.commit()
     return views.step_view(session, step)
 
 
@@ -58,7 +57,6 @@ def pause_step(step_id: int, body: PauseIn, session: SessionDep, actor: CurrentA
 def resume_step(step_id: int, body: ResumeIn, session: SessionDep, actor: CurrentActor) -> StepView:
     """The proposer answered: the clock runs again; the deadline moves by the working days it stood still."""
     step = clocks.resume(session, actor=actor, step_id=step_id, note=body.note)
-    session.commit()
     return views.step_view(session, step)
 
 
@@ -66,5 +64,4 @@ def resume_step(step_id: int, body: ResumeIn, session: SessionDep, actor: Curren
 def lapse_step(step_id: int, session: SessionDep, actor: CurrentActor) -> StepView:
     """Close a step's window unanswered (e.g. no rating within the deadline): the case moves on."""
     step = steps.lapse(session, actor=actor, step_id=step_id)
-    session.commit()
     return views.step_view(session, step)
