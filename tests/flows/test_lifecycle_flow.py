@@ -15,6 +15,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow_async
+from prefect.logging.handlers import APILogHandler
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +31,7 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = PrefectServer(tmp_path_factory.mktemp("prefect"), ui=False).start()
     with temporary_settings({PREFECT_API_URL: server.api_url}):
         yield server.api_url
+        APILogHandler().flush()  # the runs' logs reach the server before it stops
     server.stop()
 
 
