@@ -12,7 +12,8 @@ import typer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from jianyi.db import get_sessionmaker
+from jianyi import refusals
+from jianyi.db import session_scope
 from jianyi.services import auth
 from jianyi.services.actors import Actor
 from jianyi.services.errors import JianyiError
@@ -32,24 +33,30 @@ def fail(message: str, *, code: int = 1, detail: Any = None) -> NoReturn:
 
 
 @contextmanager
-def session() -> Iterator[Session]:
-    """A unit of work whose domain errors become a message and an exit code."""
-    db = get_sessionmaker()()
+def domain_errors_as_exit_codes() -> Iterator[None]:
+    """A domain error becomes its message and exit code; a refused change is audited first
+    (jianyi.refusals), so the command's own transaction must have ended inside this block."""
     try:
-        yield db
-        db.commit()
+        yield
     except JianyiError as exc:
-        db.rollback()
+        refusals.record(exc)
         fail(exc.message, code=EXIT_CODES.get(exc.status_code, 1), detail=exc.detail)
-    except BaseException:
-        db.rollback()
-        raise
-    finally:
-        db.close()
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    """The command's one transaction: committed when the block ends, rolled back on any error
+    (before a refusal is audited and the error becomes an exit code)."""
+    with domain_errors_as_exit_codes(), session_scope() as db:
+        yield db
+
+
+def token_of(token: str | None) -> str | None:
+    return token or os.environ.get("JIANYI_TOKEN")
 
 
 def actor(db: Session, token: str | None) -> Actor:
-    return auth.authenticate(db, token=token or os.environ.get("JIANYI_TOKEN"))
+    return auth.authenticate(db, token=token_of(token))
 
 
 def emit(value: BaseModel | list[BaseModel] | dict[str, Any]) -> None:

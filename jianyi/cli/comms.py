@@ -61,7 +61,8 @@ def comms_log(
             fail(f"--at: not an ISO 8601 instant: {at!r}", code=7)
         payload["at"] = at
     with session() as db:
-        communication = communication_duties.log_or_record_refusal(
+        communication = communication_duties.log_or_refuse(
             db, actor=actor(db, token), suggestion_id=suggestion_id, payload=payload, now=utcnow()
         )
-        emit(communication_duties.logged_view(db, communication))
+        logged = communication_duties.logged_view(db, communication)
+    emit(logged)

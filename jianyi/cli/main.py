@@ -115,8 +115,9 @@ def steps_complete(
     """Complete a step (refused and recorded if it is not your unit's, already done, or invalid)."""
     payload = _read_json(json_file)
     with session() as db:
-        step = steps.complete_or_record_refusal(db, actor=actor(db, token), step_id=step_id, payload=payload)
-        emit(views.step_view(db, step))
+        step = steps.complete_or_refuse(db, actor=actor(db, token), step_id=step_id, payload=payload)
+        view = views.step_view(db, step)
+    emit(view)
 
 
 @steps_app.command("pause")
@@ -127,7 +128,8 @@ def steps_pause(
 ) -> None:
     """Stop the step's deadline clock while you wait for the proposer."""
     with session() as db:
-        emit(views.step_view(db, clocks.pause(db, actor=actor(db, token), step_id=step_id, reason=reason)))
+        view = views.step_view(db, clocks.pause(db, actor=actor(db, token), step_id=step_id, reason=reason))
+    emit(view)
 
 
 @steps_app.command("resume")
@@ -138,7 +140,8 @@ def steps_resume(
 ) -> None:
     """The proposer answered: the clock runs again, the deadline moved by the days it stood still."""
     with session() as db:
-        emit(views.step_view(db, clocks.resume(db, actor=actor(db, token), step_id=step_id, note=note)))
+        view = views.step_view(db, clocks.resume(db, actor=actor(db, token), step_id=step_id, note=note))
+    emit(view)
 
 
 def main() -> None:  # pragma: no cover - the console script

@@ -28,7 +28,14 @@ from jianyi.models.schemas import CommunicationLogged, PlannedCommunicationView
 from jianyi.services import audit, official_mail
 from jianyi.services.actors import Actor
 from jianyi.services.communications import record, sent_state
-from jianyi.services.errors import Conflict, Forbidden, InvalidInput, JianyiError, NotFound, field_errors
+from jianyi.services.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    audited_refusal,
+    field_errors,
+)
 from jianyi.settings import get_settings
 
 _OFFICE_ROLES = (Role.office, Role.supervisor)
@@ -192,25 +199,14 @@ def logged_view(session: Session, communication: Communication) -> Communication
     )
 
 
-def log_or_record_refusal(
+def log_or_refuse(
     session: Session, *, actor: Actor, suggestion_id: int, payload: object, now: datetime
 ) -> Communication:
-    """The unit of work of a log, for the API and the CLI: a refusal is recorded, then re-raised."""
-    try:
-        communication = log(session, actor=actor, suggestion_id=suggestion_id, payload=payload, now=now)
-        session.commit()
-        return communication
-    except JianyiError as exc:
-        session.rollback()
-        audit.record(
-            session,
-            actor=actor,
-            action="communication.refused",
-            suggestion_id=suggestion_id if session.get(Suggestion, suggestion_id) else None,
-            detail={"error": type(exc).__name__, "message": str(exc)[:2000]},
-        )
-        session.commit()
-        raise
+    """A log from an entry point (the API, the CLI): stored like ``log``; a refusal leaves carrying
+    what to audit, which the entry point records after rolling the refused change back
+    (jianyi.refusals)."""
+    with audited_refusal("communication.refused", actor, suggestion_id=suggestion_id):
+        return log(session, actor=actor, suggestion_id=suggestion_id, payload=payload, now=now)
 
 
 def claim_overdue(session: Session, *, now: datetime, limit: int) -> list[int]:

@@ -3,18 +3,47 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jianyi.services.actors import Actor
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What to audit of a refused change; the entry point records it after rolling the change back
+    (jianyi.refusals)."""
+
+    action: str  # e.g. "step.refused"
+    actor: Actor
+    suggestion_id: int | None = None
+    step_id: int | None = None
 
 
 class JianyiError(Exception):
     status_code = 400
     code = "bad_request"
+    refusal: Refusal | None = None  # set when the refusal itself is to be audited
 
     def __init__(self, message: str, *, detail: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+
+
+@contextmanager
+def audited_refusal(
+    action: str, actor: Actor, *, suggestion_id: int | None = None, step_id: int | None = None
+) -> Iterator[None]:
+    """A domain error raised inside is a refused change to audit: it leaves carrying its ``Refusal``."""
+    try:
+        yield
+    except JianyiError as exc:
+        exc.refusal = Refusal(action, actor, suggestion_id=suggestion_id, step_id=step_id)
+        raise
 
 
 class NotFound(JianyiError):

@@ -20,7 +20,14 @@ from jianyi.models.enums import Role, StepKind, StepState
 from jianyi.models.step_inputs import STEP_INPUTS, StepInput
 from jianyi.services import audit, deadlines, step_checks
 from jianyi.services.actors import Actor
-from jianyi.services.errors import Conflict, Forbidden, InvalidInput, JianyiError, NotFound, field_errors
+from jianyi.services.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    audited_refusal,
+    field_errors,
+)
 
 # Steps the office may close unanswered by hand; "no answer" then counts as an answer (no rating).
 LAPSABLE = {StepKind.rating}
@@ -171,19 +178,6 @@ def _submit(
     return step
 
 
-def record_refusal(session: Session, *, actor: Actor, step_id: int | None, error: Exception) -> None:
-    """Record a refused completion (in its own transaction: the refused one is rolled back)."""
-    step = session.get(Step, step_id) if step_id is not None else None
-    audit.record(
-        session,
-        actor=actor,
-        action="step.refused",
-        suggestion_id=step.suggestion_id if step else None,
-        step_id=step.id if step else None,
-        detail={"error": type(error).__name__, "message": str(error)[:2000]},
-    )
-
-
 def open_steps_for(session: Session, *, actor: Actor, state: StepState | None = StepState.open) -> list[Step]:
     """The steps the caller's unit owes (a department sees only what is referred to it)."""
     query = select(Step)
@@ -198,18 +192,9 @@ def open_steps_for(session: Session, *, actor: Actor, state: StepState | None = 
     return list(session.scalars(query.order_by(Step.due_at.is_(None), Step.due_at, Step.id).limit(1000)))
 
 
-def complete_or_record_refusal(session: Session, *, actor: Actor, step_id: int, payload: Any) -> Step:
-    """The unit of work of a completion, for the API and the CLI alike.
-
-    The one place in services that commits: a refusal must be recorded even though the refused
-    change is rolled back, so it is written in a transaction of its own, and the error re-raised.
-    """
-    try:
-        step = complete(session, actor=actor, step_id=step_id, payload=payload)
-        session.commit()
-        return step
-    except JianyiError as exc:
-        session.rollback()
-        record_refusal(session, actor=actor, step_id=step_id, error=exc)
-        session.commit()
-        raise
+def complete_or_refuse(session: Session, *, actor: Actor, step_id: int, payload: Any) -> Step:
+    """A completion from an entry point (the API, the CLI): stored like ``complete``; a refusal
+    (404, 403, 409, 422) leaves carrying what to audit, which the entry point records after rolling
+    the refused change back (jianyi.refusals)."""
+    with audited_refusal("step.refused", actor, step_id=step_id):
+        return complete(session, actor=actor, step_id=step_id, payload=payload)

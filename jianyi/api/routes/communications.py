@@ -38,7 +38,7 @@ def log_communication(
 ) -> CommunicationLogged:
     """Log a call, meeting or letter with the proposer: {kind, method, summary, at?}. It settles what
     was awaited of that kind; 422 names each bad field, 403 unless your office handles the suggestion."""
-    communication = communication_duties.log_or_record_refusal(
+    communication = communication_duties.log_or_refuse(
         session, actor=actor, suggestion_id=suggestion_id, payload=payload, now=utcnow()
     )
     return communication_duties.logged_view(session, communication)

@@ -32,7 +32,7 @@ def complete_step(
     step_id: int, session: SessionDep, actor: CurrentActor, payload: dict[str, Any] = Body(...)
 ) -> StepView:
     """Complete a step: 422 names each bad field, 403 if another unit owes it, 409 if already done."""
-    step = steps.complete_or_record_refusal(session, actor=actor, step_id=step_id, payload=payload)
+    step = steps.complete_or_refuse(session, actor=actor, step_id=step_id, payload=payload)
     return views.step_view(session, step)
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from jianyi.api.deps import SessionDep
+from jianyi.api.errors import PageError
 from jianyi.models.enums import Role
 from jianyi.models.schemas import PublicTracking, StepView
 from jianyi.models.step_inputs import RatingInput
@@ -38,7 +39,7 @@ def track(tracking_code: str, check: CheckCode, session: SessionDep) -> PublicTr
 def rate(tracking_code: str, check: CheckCode, rating: RatingInput, session: SessionDep) -> StepView:
     suggestion = views.find_tracked(session, tracking_code=tracking_code, check_code=check)
     step = views.open_rating_step(session, suggestion=suggestion)
-    done = steps.complete_or_record_refusal(
+    done = steps.complete_or_refuse(
         session, actor=_proposer(tracking_code), step_id=step.id, payload=rating.model_dump(mode="json")
     )
     return views.step_view(session, done)
@@ -60,16 +61,16 @@ def rate_form(
     rating: Annotated[str, Form()],
     session: SessionDep,
     comment: Annotated[str | None, Form()] = None,
-) -> RedirectResponse | HTMLResponse:
+) -> RedirectResponse:
     try:
         suggestion = views.find_tracked(session, tracking_code=tracking_code, check_code=check)
         step = views.open_rating_step(session, suggestion=suggestion)
-        steps.complete_or_record_refusal(
+        steps.complete_or_refuse(
             session,
             actor=_proposer(tracking_code),
             step_id=step.id,
             payload={"rating": rating, "comment": comment or None},
         )
     except JianyiError as exc:
-        return HTMLResponse(f"<p>{exc.message}</p>", status_code=exc.status_code)
+        raise PageError(exc) from exc  # rolled back, then answered as a page (api/errors.py)
     return RedirectResponse(f"/track/{tracking_code}?check={check}&done=1", status_code=303)
