@@ -13,10 +13,19 @@ from pydantic import ValidationError
 
 from jianyi.cli import serve
 from jianyi.cli.calendar import calendar_app
-from jianyi.cli.common import TokenOption, actor, emit, fail, session
+from jianyi.cli.common import (
+    TokenOption,
+    actor,
+    domain_errors_as_exit_codes,
+    emit,
+    fail,
+    session,
+    token_of,
+)
 from jianyi.cli.comms import comms_app
 from jianyi.cli.rules import rules_app
 from jianyi.cli.supervision import supervision_app
+from jianyi.db import read_scope, session_scope
 from jianyi.models.enums import Role, StepState
 from jianyi.models.schemas import EMAIL_PATTERN, SuggestionIn
 from jianyi.services import auth, clocks, intake, steps, views
@@ -78,8 +87,8 @@ def submit(
         data = SuggestionIn.model_validate(payload)
     except ValidationError as exc:
         fail("invalid suggestion", code=7, detail=field_errors(exc.errors()))
-    with session() as db:
-        result = intake.submit(db, actor=actor(db, token), data=data)
+    with domain_errors_as_exit_codes():
+        result = intake.accept(read=read_scope, write=session_scope, token=token_of(token), data=data)
     emit(result)
 
 

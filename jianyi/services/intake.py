@@ -8,6 +8,8 @@ starts as soon as it is back.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +22,7 @@ from jianyi.models.base import utcnow
 from jianyi.models.enums import OFFICE_KINDS, Stage, UnitKind
 from jianyi.models.schemas import IntakeResult, SuggestionIn
 from jianyi.rules.schema_comms import CommunicationEvent
-from jianyi.services import audit, communications
+from jianyi.services import audit, auth, communications
 from jianyi.services.actors import Actor
 from jianyi.services.errors import InvalidInput
 from jianyi.services.network import UnknownUnit, get_unit_by_code
@@ -76,9 +78,9 @@ def _result(suggestion: Suggestion, *, created: bool) -> IntakeResult:
 class Receipt:
     """What intake decides by reading alone: who took the suggestion in, where it goes, when.
 
-    Deciding it needs no write lock, so the API decides it in a read-only transaction and takes
-    SQLite's one write lock (jianyi/db.py) only to store it: in a burst, every millisecond under
-    that lock is a millisecond every other intake and the executor wait.
+    Deciding it needs no write lock, so ``accept`` decides it in a read-only transaction and holds
+    SQLite's one write lock (jianyi/db.py) only to store it: every other intake and the executor
+    wait while it is held.
     """
 
     actor: Actor
@@ -171,3 +173,22 @@ def submit(
     one, unchanged. ``now`` is the instant of receipt (default: the present; tests jump the clock)."""
     receipt = receive(session, actor=actor, data=data, now=now)
     return receipt if isinstance(receipt, IntakeResult) else store(session, receipt)
+
+
+# A unit of work an entry point opens: it commits (or rolls back) when its block ends.
+Scope = Callable[[], AbstractContextManager[Session]]
+
+
+def accept(
+    *, read: Scope, write: Scope, token: str | None, data: SuggestionIn, now: datetime | None = None
+) -> IntakeResult:
+    """Intake as the API and the CLI do it: authenticate and receive in a ``read`` unit of work,
+    then, unless the channel reference was received before, store in a short ``write`` one. The
+    caller's scopes own both transactions; nothing here commits."""
+    with read() as reading:
+        actor = auth.authenticate(reading, token=token)
+        receipt = receive(reading, actor=actor, data=data, now=now)
+    if isinstance(receipt, IntakeResult):
+        return receipt
+    with write() as writing:
+        return store(writing, receipt)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from support import SUGGESTION
 
 from jianyi.models import OutboxMessage, Proposer, Suggestion
-from jianyi.models.schemas import SuggestionIn
+from jianyi.models.schemas import IntakeResult, SuggestionIn
 from jianyi.services import intake
+from jianyi.services.errors import NotAuthenticated
 
 
 def _count(session: Session, model: Any, *where: Any) -> int:
@@ -52,3 +56,31 @@ def test_a_receipt_of_a_stored_reference_answers_with_the_stored_one(
     with sessions() as reading:
         again = intake.receive(reading, actor=office, data=data)
     assert again == stored.model_copy(update={"created": False, "check_code": None})
+
+
+def test_accept_reads_first_and_writes_only_what_is_new(sessions: sessionmaker[Session], users: Any) -> None:
+    # The entry point's scopes own the transactions: here, the write scope commits, the read one never.
+    opened: list[str] = []
+
+    @contextmanager
+    def scope(kind: str) -> Iterator[Session]:
+        opened.append(kind)
+        with sessions() as session:
+            yield session
+            if kind == "write":
+                session.commit()
+
+    data = SuggestionIn.model_validate({**SUGGESTION, "channel_ref": "hotline-79"})
+
+    def accept(token: str) -> IntakeResult:
+        return intake.accept(read=lambda: scope("read"), write=lambda: scope("write"), token=token, data=data)
+
+    with pytest.raises(NotAuthenticated):
+        accept("no-such-token")
+    assert opened == ["read"]
+    first = accept(users.tokens["office"])
+    again = accept(users.tokens["office"])
+    assert opened == ["read", "read", "write", "read"]
+    assert first.created and (again.created, again.id) == (False, first.id)
+    with sessions() as session:
+        assert _count(session, Suggestion, Suggestion.channel_ref == "hotline-79") == 1

@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from jianyi.api.deps import BearerToken, CurrentActor, SessionDep
 from jianyi.db import read_scope, session_scope, writer_turn
 from jianyi.models.schemas import IntakeResult, SuggestionIn, SuggestionView
-from jianyi.services import auth, intake, views
+from jianyi.services import intake, views
 
 router = APIRouter(prefix="/api/suggestions", tags=["suggestions"])
 
@@ -19,8 +19,7 @@ router = APIRouter(prefix="/api/suggestions", tags=["suggestions"])
 )
 async def submit_suggestion(data: SuggestionIn, token: BearerToken, response: Response) -> IntakeResult:
     """Intake (受理): stored, acknowledged the same day, its flow run started by the executor."""
-    # The route the peak hits: one hop to a worker thread for all of it (the session dependencies
-    # would make four), and SQLite's write lock held only while storing (_accept).
+    # The route the peak hits: no session dependency, and all of intake in one worker-thread hop.
     result = await run_in_threadpool(_accept, data, token)
     if not result.created:
         response.status_code = status.HTTP_200_OK
@@ -28,15 +27,10 @@ async def submit_suggestion(data: SuggestionIn, token: BearerToken, response: Re
 
 
 def _accept(data: SuggestionIn, token: str | None) -> IntakeResult:
-    # What can be decided by reading is decided before SQLite's write lock is taken.
+    # Read-only first, then a short write transaction (each scope commits or rolls back its own);
+    # on SQLite the process's intakes take turns (db.writer_turn).
     with writer_turn():
-        with read_scope() as reading:
-            actor = auth.authenticate(reading, token=token)
-            receipt = intake.receive(reading, actor=actor, data=data)
-        if isinstance(receipt, IntakeResult):
-            return receipt
-        with session_scope() as writing:
-            return intake.store(writing, receipt)
+        return intake.accept(read=read_scope, write=session_scope, token=token, data=data)
 
 
 @router.get("/{suggestion_id}", response_model=SuggestionView)
