@@ -1,13 +1,11 @@
 """At most a few requests inside the API at once; the others wait their turn, in the event loop.
 
-The handlers are synchronous: FastAPI runs each request's dependencies, its handler and its session's
-teardown as separate calls in one shared pool of 40 threads. On SQLite a request takes the write lock
-with its first statement (``BEGIN IMMEDIATE``, jianyi/db.py), when it authenticates, and keeps it
-across those calls. In a burst of intakes (50 per second), the threads filled with requests waiting
-for the lock (or for one of the 15 pooled connections) while the request holding the lock waited for
-a thread to run its handler: every request stalled until SQLite's 30 s busy timeout failed them,
-most with a 500. With fewer requests inside than there are connections and threads, the holder
-always gets a thread; the writes were one at a time anyway.
+The handlers are synchronous: FastAPI runs each request's dependencies, handler and session teardown
+as separate calls in one shared thread pool, and on SQLite a writing request holds the write lock
+across those calls. With more requests inside than threads or pooled connections, the threads could
+all fill with requests waiting for the lock while its holder waits for a thread: a deadlock until
+SQLite's busy timeout. Fewer requests inside than connections and threads means the holder always
+gets one.
 """
 
 from __future__ import annotations
