@@ -127,28 +127,6 @@ class StepKind(StrEnum):
     supervision_order = "supervision_order"  # 督办单: issued by the rules' scheduler, answered by the unit
 
 
-STEP_LABELS: dict[StepKind, str] = {
-    StepKind.triage: "梳理研判",
-    StepKind.pre_report_communication: "事前沟通",
-    StepKind.leader_instruction: "领导批示",
-    StepKind.objection: "退回异议",
-    StepKind.reroute: "重新交办",
-    StepKind.proposer_hearing: "事中沟通",
-    StepKind.co_opinion: "协办意见",
-    StepKind.opinion: "办理意见",
-    StepKind.extension_request: "延期申请",
-    StepKind.extension_decision: "延期审批",
-    StepKind.review: "审核办理意见",
-    StepKind.reply: "答复建议人",
-    StepKind.rating: "满意度评价",
-    StepKind.dissatisfaction_review: "不满意复核",
-    StepKind.progress: "落实进展",
-    StepKind.post_adoption_communication: "事后沟通",
-    StepKind.commendation_result: "表彰评选结果",
-    StepKind.supervision_order: "督办单",
-}
-
-
 class StepState(StrEnum):
     open = "open"  # waiting for its unit
     submitted = "submitted"  # input accepted and stored; the flow has not applied it yet

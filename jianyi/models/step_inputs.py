@@ -2,6 +2,7 @@
 
 These models are the contract of a wait: the API validates a completion against them (422 naming
 the field), ``GET /api/steps/{id}`` serves their JSON schema, and the flow run suspends with them.
+``services/lifecycle/stages.SPECS`` names the model of each step kind.
 Unknown fields are refused so that a misspelt field is named instead of silently dropped.
 """
 
@@ -17,7 +18,6 @@ from jianyi.models.enums import (
     Decision,
     ImplementationForm,
     Level,
-    StepKind,
     SuggestionKind,
 )
 
@@ -224,25 +224,3 @@ class SupervisionOrderInput(StepInput):
     response: str = Field(min_length=1)
     measures: str | None = None
     expected_completion: date | None = None
-
-
-STEP_INPUTS: dict[StepKind, type[StepInput]] = {
-    StepKind.triage: TriageInput,
-    StepKind.pre_report_communication: PreReportCommunicationInput,
-    StepKind.leader_instruction: LeaderInstructionInput,
-    StepKind.objection: ObjectionInput,
-    StepKind.reroute: RerouteInput,
-    StepKind.proposer_hearing: ProposerHearingInput,
-    StepKind.co_opinion: CoOpinionInput,
-    StepKind.opinion: OpinionInput,
-    StepKind.extension_request: ExtensionRequestInput,
-    StepKind.extension_decision: ExtensionDecisionInput,
-    StepKind.review: ReviewInput,
-    StepKind.reply: ReplyInput,
-    StepKind.rating: RatingInput,
-    StepKind.dissatisfaction_review: DissatisfactionReviewInput,
-    StepKind.progress: ProgressInput,
-    StepKind.post_adoption_communication: PostAdoptionCommunicationInput,
-    StepKind.commendation_result: CommendationResultInput,
-    StepKind.supervision_order: SupervisionOrderInput,
-}

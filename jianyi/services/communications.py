@@ -42,10 +42,10 @@ from jianyi.models.enums import (
     Stage,
 )
 from jianyi.rules.lookup import triggered_communications
+from jianyi.rules.messages import RenderedMail, render, with_query
 from jianyi.rules.schema_comms import CommunicationEvent, CommunicationRule
 from jianyi.services import audit, deadlines
 from jianyi.services.actors import FLOW
-from jianyi.rules.messages import RenderedMail, render, with_query
 from jianyi.services.outbox import queue_mail
 from jianyi.settings import get_settings
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jianyi.models import Step, Suggestion, Unit, User
+from jianyi.rules.messages import RenderedMail
 from jianyi.services.lifecycle.stages import spec_of
-from jianyi.services.mail import RenderedMail
 from jianyi.services.outbox import mail_row, queue_mails
 from jianyi.settings import get_settings
 

@@ -21,10 +21,10 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from jianyi.db import session_scope
-from jianyi.models.enums import STEP_LABELS, StepKind
-from jianyi.models.step_inputs import STEP_INPUTS
+from jianyi.models.enums import StepKind
 from jianyi.runtime import faults
 from jianyi.services.lifecycle.engine import WaitPoint, advance, describe_attempt
+from jianyi.services.lifecycle.stages import SPECS
 
 T = TypeVar("T")
 Logger = logging.Logger | logging.LoggerAdapter[Any]
@@ -63,7 +63,7 @@ class Suspender(Protocol):
 @cache  # one model per set of kinds, built once per process
 def completion_input(kinds: tuple[StepKind, ...]) -> type[RunInput]:
     """The typed input a wait point accepts: which step was completed, and its validated data."""
-    data_types = tuple(STEP_INPUTS[k] for k in kinds)
+    data_types = tuple(SPECS[k].input for k in kinds)
     data_type: Any = data_types[0] if len(data_types) == 1 else Union[data_types]  # noqa: UP007
     kind_type: Any = Literal[tuple(k.value for k in kinds)]
     # The data of a lapsed step (no answer in time) is null.
@@ -78,7 +78,7 @@ def completion_input(kinds: tuple[StepKind, ...]) -> type[RunInput]:
 
 def describe_wait(wait: WaitPoint) -> str:
     return "; ".join(
-        f"{STEP_LABELS[s.kind]} #{s.step_id}" + (" (可选)" if s.optional else "") for s in wait.steps
+        f"{SPECS[s.kind].label} #{s.step_id}" + (" (可选)" if s.optional else "") for s in wait.steps
     )
 
 

@@ -23,10 +23,10 @@ from jianyi.executor.dispatcher import OutboxDispatcher, backoff
 from jianyi.models import Base, OutboxMessage
 from jianyi.models.base import utcnow
 from jianyi.models.enums import OutboxState
+from jianyi.rules.messages import MailContext, render_mail
 from jianyi.runtime.ports import free_port
 from jianyi.runtime.postgres import PostgresNotInstalled, TemporaryPostgres
 from jianyi.runtime.smtp_sink import SmtpSink
-from jianyi.services.mail import MailContext, render_mail
 from jianyi.services.outbox import queue_mail
 
 TRACKING_URL = "http://127.0.0.1:8700/track/SH2026{n:04d}?check=c0de"

@@ -18,9 +18,9 @@ from jianyi.executor.dispatcher import OutboxDispatcher
 from jianyi.models import OutboxMessage
 from jianyi.models.base import utcnow
 from jianyi.models.enums import OutboxChannel, OutboxState
+from jianyi.rules.messages import RenderedMail
 from jianyi.runtime.sms_sink import SmsSink
 from jianyi.runtime.smtp_sink import SmtpSink
-from jianyi.rules.messages import RenderedMail
 from jianyi.services.outbox import queue_mail
 from jianyi.settings import get_settings
 
