@@ -64,8 +64,8 @@ async def ensure_process_deployment(name: str) -> UUID:
             await client.read_work_pool(POOL)
         except ObjectNotFound:
             template = ProcessWorker.get_default_base_job_template()
-            # The worker, started beside this process, creates its pool too: whichever is first wins
-            # (losing this race crashed the baseline's executor at its start, now and then).
+            # The worker, started beside this process, creates its pool too: whichever is first wins,
+            # and the other must not fail on it.
             with contextlib.suppress(ObjectAlreadyExists):
                 await client.create_work_pool(
                     WorkPoolCreate(name=POOL, type="process", base_job_template=template)
