@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 from conftest import Running
+from sqlalchemy import select
 from support import SUGGESTION, triage
 
+from jianyi.models import AuditEntry
 from jianyi.models.enums import StepKind
 
 
@@ -73,6 +75,13 @@ def test_cli_from_new_user_to_completed_step(running: Running, tmp_path: Path) -
     assert json.loads(done.stdout)["state"] == "submitted"
     twice = jianyi(running, "steps", "complete", str(triage_id), "--json", str(answer), token=office)
     assert twice.returncode == 6 and "already" in twice.stderr
+    with running.sessions() as session:
+        refused = session.scalars(
+            select(AuditEntry.detail).where(
+                AuditEntry.step_id == triage_id, AuditEntry.action == "step.refused"
+            )
+        ).all()
+    assert sorted(d["error"] for d in refused) == ["Conflict", "Forbidden", "InvalidInput"]
 
     running.wait_for_step(created["id"], StepKind.opinion)
     shown = json.loads(jianyi(running, "show", str(created["id"]), token=office).stdout)
