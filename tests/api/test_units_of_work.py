@@ -87,7 +87,7 @@ def test_reading_requests_take_no_write_lock(
     http: TestClient, driver: EngineDriver, users: Any, db_url: str
 ) -> None:
     if not db_url.startswith("sqlite"):
-        pytest.skip("SQLite's write lock")
+        pytest.skip("PostgreSQL has no database-wide write lock")
     _suggestion_id, step_id = triage_step(driver)
     holder = sqlite3.connect(make_url(db_url).database or "", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process writing
