@@ -10,27 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
-from jianyi.models.enums import Role, StepKind, StepState
-from jianyi.models.step_inputs import STEP_INPUTS, StepInput
-from jianyi.services import audit, deadlines, step_checks
+from jianyi.models.enums import Role, StepState
+from jianyi.models.step_inputs import StepInput
+from jianyi.services import audit, deadlines
 from jianyi.services.actors import Actor
-from jianyi.services.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    audited_refusal,
-    field_errors,
-)
-
-# Steps the office may close unanswered by hand; "no answer" then counts as an answer (no rating).
-LAPSABLE = {StepKind.rating}
+from jianyi.services.errors import Conflict, Forbidden, InvalidInput, NotFound, audited_refusal
+from jianyi.services.lifecycle.stages import spec_of
 
 
 def may_complete(actor: Actor, step: Step, suggestion: Suggestion) -> bool:
@@ -52,20 +42,8 @@ def get_step(session: Session, *, step_id: int) -> Step:
 
 
 def validate_input(session: Session, step: Step, payload: Any) -> StepInput:
-    model = STEP_INPUTS[step.kind]
-    try:
-        data = model.model_validate(payload)
-    except ValidationError as exc:
-        raise invalid(step, field_errors(exc.errors())) from exc
-    errors = step_checks.check(session, step, data)
-    if errors:
-        raise invalid(step, errors)
-    return data
-
-
-def invalid(step: Step, errors: list[dict[str, str]]) -> InvalidInput:
-    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return InvalidInput(f"invalid {step.kind.value} input: {summary}", detail=errors)
+    """The answer as its step kind's model, checked against the database (422 naming each field)."""
+    return spec_of(step.kind).validate(session, step, payload)
 
 
 def complete(
@@ -97,7 +75,7 @@ def lapse(session: Session, *, actor: Actor, step_id: int, now: datetime | None 
     assert suggestion is not None
     # The rules' scheduler closes whatever window its rules say lapses; the office may close a rating
     # (no answer from the proposer) or an optional step (a unit's objection window) by hand.
-    if not actor.is_system and step.kind not in LAPSABLE and not step.optional:
+    if not actor.is_system and not (spec_of(step.kind).office_may_lapse or step.optional):
         raise InvalidInput(
             f"a {step.kind.value} step cannot lapse", detail=[{"field": "step", "message": "not lapsable"}]
         )
