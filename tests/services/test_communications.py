@@ -17,6 +17,7 @@ from support import ADOPT, MEETING, REPLY, SUGGESTION, triage
 
 from jianyi.models import AuditEntry, Communication, OutboxMessage, PlannedCommunication
 from jianyi.models.enums import CommunicationState, ContactMethod, OutboxChannel, Role, StepKind
+from jianyi.refusals import write as write_refusal
 from jianyi.services import auth, communication_duties
 from jianyi.services.errors import Forbidden, InvalidInput
 
@@ -180,10 +181,11 @@ def test_a_commendation_is_mailed_and_its_letter_awaits_the_office_until_logged(
 
     with sessions() as session:
         payload = {"kind": "commendation", "method": "letter", "summary": "表彰通知书已挂号寄出"}
-        logged = communication_duties.log_or_record_refusal(
+        logged = communication_duties.log(
             session, actor=huangpu, suggestion_id=suggestion_id, payload=payload, now=MONDAY
         )
         assert communication_duties.logged_view(session, logged).settled == [letter.id]
+        session.commit()
     assert _plans(sessions, suggestion_id)["commendation-letter"].state is CommunicationState.done
 
 
@@ -198,9 +200,14 @@ def test_a_log_by_another_unit_or_with_a_bad_field_is_refused_recorded_and_chang
         (users.actors["huangpu"], {**good, "kind": "thanks"}, InvalidInput, "kind"),
     ):
         with sessions() as session, pytest.raises(error) as refused:
-            communication_duties.log_or_record_refusal(
+            communication_duties.log_or_refuse(
                 session, actor=actor, suggestion_id=suggestion_id, payload=payload, now=MONDAY
             )
+        # As the API and the CLI do: the refused transaction rolled back, the refusal audited in its own.
+        assert refused.value.refusal is not None
+        with sessions() as session:
+            write_refusal(session, refused.value.refusal, refused.value)
+            session.commit()
         if field is not None:
             assert [d["field"] for d in refused.value.detail] == [field]
     assert _plans(sessions, suggestion_id)["commendation-letter"].state is CommunicationState.awaiting
