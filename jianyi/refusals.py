@@ -11,9 +11,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from jianyi.db import session_scope
+from jianyi.errors import JianyiError, Refusal
 from jianyi.models import Step, Suggestion
 from jianyi.services import audit
-from jianyi.services.errors import JianyiError, Refusal
 
 
 def record(error: JianyiError, url: str | None = None) -> None:

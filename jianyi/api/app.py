@@ -12,7 +12,7 @@ from jianyi.api.deps import SessionDep
 from jianyi.api.errors import PageError, domain_error, page_error, validation_error
 from jianyi.api.gate import ConcurrencyGate
 from jianyi.api.routes import board, communications, steps, suggestions, track, units
-from jianyi.services.errors import JianyiError
+from jianyi.errors import JianyiError
 
 
 def create_app() -> FastAPI:

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from jianyi import refusals
-from jianyi.services.errors import JianyiError, field_errors
+from jianyi.errors import JianyiError, field_errors
 
 
 class PageError(Exception):

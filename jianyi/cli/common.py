@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from jianyi import refusals
 from jianyi.db import session_scope
+from jianyi.errors import JianyiError
 from jianyi.services import auth
 from jianyi.services.actors import Actor
-from jianyi.services.errors import JianyiError
 
 # Exit codes by kind of refusal, so scripts can tell "forbidden" from "already done".
 EXIT_CODES = {400: 2, 401: 3, 403: 4, 404: 5, 409: 6, 422: 7}

@@ -26,10 +26,10 @@ from jianyi.cli.comms import comms_app
 from jianyi.cli.rules import rules_app
 from jianyi.cli.supervision import supervision_app
 from jianyi.db import read_scope, session_scope
+from jianyi.errors import field_errors
 from jianyi.models.enums import Role, StepState
 from jianyi.models.schemas import EMAIL_PATTERN, SuggestionIn
 from jianyi.services import auth, clocks, intake, steps, views
-from jianyi.services.errors import field_errors
 
 app = typer.Typer(
     help="jianyi 人民建议征集: suggestions from receipt to policy, through the seven steps.",

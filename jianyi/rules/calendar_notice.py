@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from jianyi.services.errors import InvalidInput
+from jianyi.errors import InvalidInput
 
 MAKE_UP_WORKDAY = "调休上班"
 WEEKDAYS_ZH = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")

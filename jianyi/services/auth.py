@@ -8,10 +8,10 @@ import secrets
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
+from jianyi.errors import InvalidInput, NotAuthenticated
 from jianyi.models import Unit, User
 from jianyi.models.enums import OFFICE_KINDS, Role
 from jianyi.services.actors import Actor
-from jianyi.services.errors import InvalidInput, NotAuthenticated
 
 # Roles that act for one unit: a department user belongs to a department, an office user to an office.
 ROLES_NEEDING_UNIT = {Role.office, Role.supervisor, Role.department}

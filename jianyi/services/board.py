@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, Integer, func, literal, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
+from jianyi.errors import Forbidden, InvalidInput, NotFound
 from jianyi.models import Step, Suggestion, Unit
 from jianyi.models.board_schemas import (
     BoardStep,
@@ -34,7 +35,6 @@ from jianyi.models.board_schemas import (
 )
 from jianyi.models.enums import STAGE_LABELS, Role, Stage, StepState, UnitKind
 from jianyi.services.actors import Actor
-from jianyi.services.errors import Forbidden, InvalidInput, NotFound
 from jianyi.services.lifecycle.stages import spec_of
 
 OPEN_STAGES = tuple(stage for stage in Stage if stage is not Stage.closed)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from jianyi.errors import Conflict, Forbidden, InvalidInput
 from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
 from jianyi.models.enums import StepState
@@ -19,7 +20,6 @@ from jianyi.rules.lookup import deadline_rule
 from jianyi.rules.schema import ClockEvent
 from jianyi.services import audit, deadlines
 from jianyi.services.actors import Actor
-from jianyi.services.errors import Conflict, Forbidden, InvalidInput
 from jianyi.services.steps import get_step, may_complete
 
 

@@ -16,6 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from jianyi.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    audited_refusal,
+    field_errors,
+)
 from jianyi.models import Communication, PlannedCommunication, Proposer, Suggestion, Unit
 from jianyi.models.enums import (
     COMMUNICATION_LABELS,
@@ -28,14 +36,6 @@ from jianyi.models.schemas import CommunicationLogged, PlannedCommunicationView
 from jianyi.services import audit, official_mail
 from jianyi.services.actors import Actor
 from jianyi.services.communications import record, sent_state
-from jianyi.services.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    audited_refusal,
-    field_errors,
-)
 from jianyi.settings import get_settings
 
 _OFFICE_ROLES = (Role.office, Role.supervisor)

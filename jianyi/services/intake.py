@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from jianyi.errors import InvalidInput
 from jianyi.models import Proposer, Suggestion, Unit
 from jianyi.models.base import utcnow
 from jianyi.models.enums import OFFICE_KINDS, Stage, UnitKind
@@ -24,7 +25,6 @@ from jianyi.models.schemas import IntakeResult, SuggestionIn
 from jianyi.rules.schema_comms import CommunicationEvent
 from jianyi.services import audit, auth, communications
 from jianyi.services.actors import Actor
-from jianyi.services.errors import InvalidInput
 from jianyi.services.network import UnknownUnit, get_unit_by_code
 
 # Crockford's base32 without I, L, O, U: codes read over the phone are not misheard.

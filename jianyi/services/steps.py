@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from jianyi.errors import Conflict, Forbidden, InvalidInput, NotFound, audited_refusal
 from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
 from jianyi.models.enums import Role, StepState
 from jianyi.models.step_inputs import StepInput
 from jianyi.services import audit, deadlines
 from jianyi.services.actors import Actor
-from jianyi.services.errors import Conflict, Forbidden, InvalidInput, NotFound, audited_refusal
 from jianyi.services.lifecycle.stages import spec_of
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jianyi.errors import Forbidden, NotFound
 from jianyi.models import Assignment, Communication, Proposer, StageEntry, Step, Suggestion, Unit
 from jianyi.models.base import utcnow
 from jianyi.models.enums import (
@@ -30,7 +31,6 @@ from jianyi.models.schemas import PublicTracking, StepView, SuggestionView, Time
 from jianyi.rules.lookup import route_rule
 from jianyi.services import communication_duties, deadlines
 from jianyi.services.actors import Actor
-from jianyi.services.errors import Forbidden, NotFound
 from jianyi.services.lifecycle.stages import spec_of
 
 PUBLIC_COMMUNICATIONS = {

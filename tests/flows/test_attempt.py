@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from support import SCENARIOS
 
 import jianyi.db
+from jianyi.errors import NotFound
 from jianyi.models import Step
 from jianyi.models.enums import StepKind, StepState
-from jianyi.services.errors import NotFound
 from jianyi.services.lifecycle.engine import CaseInvariantError, WaitPoint
 from jianyi.tasks.attempt import (
     SUSPEND_TRIES,

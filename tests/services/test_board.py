@@ -10,9 +10,9 @@ from clock import Clock
 from sqlalchemy.orm import Session, sessionmaker
 from support import triage
 
+from jianyi.errors import Forbidden
 from jianyi.models.enums import Stage, StepKind
 from jianyi.services import board, clocks
-from jianyi.services.errors import Forbidden
 
 MONDAY = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a working Monday
 TRIAGE_DUE = datetime(2026, 11, 3, 15, 59, 59, 999999, tzinfo=UTC)  # 1 WD: the end of Tuesday

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from support import ADOPT, MEETING, REPLY, SUGGESTION, triage
 
+from jianyi.errors import Forbidden, InvalidInput
 from jianyi.models import AuditEntry, Communication, OutboxMessage, PlannedCommunication
 from jianyi.models.enums import CommunicationState, ContactMethod, OutboxChannel, Role, StepKind
 from jianyi.refusals import write as write_refusal
 from jianyi.services import auth, communication_duties
-from jianyi.services.errors import Forbidden, InvalidInput
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI)  # a working Monday morning

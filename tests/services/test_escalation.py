@@ -240,8 +240,8 @@ def test_rules_explain_shows_deadlines_fired_and_pending_rungs(clock: Clock, use
 def test_a_paused_clock_stops_the_reminders_and_moves_the_deadline(
     clock: Clock, sessions: sessionmaker[Session]
 ) -> None:
+    from jianyi.errors import Conflict, Forbidden
     from jianyi.services import clocks
-    from jianyi.services.errors import Conflict, Forbidden
 
     suggestion_id = clock.submit(MONDAY)
     clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from support import SUGGESTION
 
+from jianyi.errors import NotAuthenticated
 from jianyi.models import OutboxMessage, Proposer, Suggestion
 from jianyi.models.schemas import IntakeResult, SuggestionIn
 from jianyi.services import intake
-from jianyi.services.errors import NotAuthenticated
 
 
 def _count(session: Session, model: Any, *where: Any) -> int:

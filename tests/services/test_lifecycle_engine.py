@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from support import SCENARIOS, SUGGESTION, Play, Scenario, triage
 
+from jianyi.errors import Conflict, Forbidden, InvalidInput
 from jianyi.models import AuditEntry, OutboxMessage, StageEntry, Step, Suggestion
 from jianyi.models.enums import OutboxChannel, Outcome, Stage, StepKind, StepState
 from jianyi.services import steps
-from jianyi.services.errors import Conflict, Forbidden, InvalidInput
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)

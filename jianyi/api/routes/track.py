@@ -12,12 +12,12 @@ from fastapi.templating import Jinja2Templates
 
 from jianyi.api.deps import SessionDep
 from jianyi.api.errors import PageError
+from jianyi.errors import JianyiError
 from jianyi.models.enums import Role
 from jianyi.models.schemas import PublicTracking, StepView
 from jianyi.models.step_inputs import RatingInput
 from jianyi.services import steps, views
 from jianyi.services.actors import Actor
-from jianyi.services.errors import JianyiError
 
 router = APIRouter(tags=["tracking"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "templates" / "web")

@@ -18,12 +18,12 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jianyi.errors import NotFound
 from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
 from jianyi.models.enums import STAGE_LABELS, Stage, StepKind, StepState
 from jianyi.services import audit
 from jianyi.services.actors import FLOW
-from jianyi.services.errors import NotFound
 from jianyi.services.lifecycle import stages
 from jianyi.services.lifecycle.case import Case
 from jianyi.services.lifecycle.specs import CaseInvariantError

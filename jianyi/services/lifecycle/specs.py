@@ -13,10 +13,10 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from jianyi.errors import InvalidInput, field_errors
 from jianyi.models import Step
 from jianyi.models.enums import Role, StepKind
 from jianyi.models.step_inputs import StepInput
-from jianyi.services.errors import InvalidInput, field_errors
 from jianyi.services.lifecycle.case import Case
 
 InputT = TypeVar("InputT", bound=StepInput)
