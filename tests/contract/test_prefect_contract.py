@@ -1,4 +1,4 @@
-"""The Prefect behaviours the executor relies on, pinned against a real Prefect server.
+"""The Prefect behaviours the executor relies on, pinned against a real Prefect server (3.9.1).
 
 The executor runs each attempt of a suggestion's flow run with a few client calls instead of
 Prefect's engine (``jianyi/executor/prefect_glue.py`` and the executor's suspender): it proposes
@@ -6,24 +6,25 @@ Prefect's engine (``jianyi/executor/prefect_glue.py`` and the executor's suspend
 schema with ``RunInput.asave(keyset, flow_run_id=)`` at ``keyset_from_paused_state``'s keys, and
 proposes ``Suspended(pause_key=…)`` with ``state_details.run_input_keyset``. What it may rely on is
 what Prefect's orchestration rules answer. These tests make the same calls, with the real client, on
-a run of a deployment registered for the test, so they do not change when the executor's modules are
+runs of a deployment registered for the test, so they do not change when the executor's modules are
 reorganised. Each assertion names the Prefect internal it pins (most are rules of
 ``prefect.server.orchestration.core_policy.CoreFlowPolicy``): when an upgrade breaks one, that is the
 place to read, and the executor may have to change with it.
 
-What Prefect does (3.8.8 and 3.9.1 alike):
+What Prefect does:
 - ``Running`` is accepted from Scheduled (a start) and from Suspended (the resume);
 - ``Running`` is refused from Completed only when that state carries a persisted result; the
   executor's own ``Completed(message="closed")`` carries none, so ``Running`` is accepted after it;
 - ``Running`` is ACCEPTED from Cancelled, Failed and Crashed: nothing in Prefect stops an attempt from
   resuming a run cancelled through its UI or API. Only ``Cancelling`` (a run cancelled while Running)
   refuses it, and so does Prefect's own resume endpoint, which refuses any run that is not paused;
-- the schema saved with ``RunInput.asave`` at the keyset's schema key is what Prefect's resume
-  endpoint validates a run input against, and without it that endpoint refuses every resume;
+- since 3.9, accepting a pause deletes the inputs stored at the state's ``run_input_keyset``: a schema
+  saved before the Suspended state is gone once it is accepted. Saved after it (the order of Prefect's
+  own ``suspend_flow_run``), it is what Prefect's resume endpoint validates a run input against, and
+  until it is saved that endpoint refuses the resume;
 - a suspension at a key that has already fired is refused with the run's current (Running) state,
-  which the executor reads as "already fired"; a forced re-schedule keeps the fired keys. But the
-  schema at that key's keyset is already stored, and ``RunInput.asave`` raises on it (409) before the
-  state is proposed: the executor's suspension, which saves first, never reaches that refusal.
+  which the executor reads as "already fired"; the schema saved at that keyset stays (``asave`` there
+  again answers 409), and a forced re-schedule keeps the fired keys.
 """
 
 from __future__ import annotations
@@ -149,10 +150,14 @@ def suspended_state(key: str | None = None) -> State[Any]:
 
 
 async def suspend(client: PrefectClient, run_id: UUID, key: str | None = None) -> OrchestrationResult[Any]:
-    """The executor's suspension: the wait's schema at the keyset's keys, then Suspended at the key."""
+    """A suspension: Suspended at the key, then, once accepted, the wait's schema at its keyset. The
+    order of Prefect's own ``suspend_flow_run``; the other order loses the schema (see
+    ``test_a_schema_saved_before_the_suspension_is_deleted_by_it``)."""
     state = suspended_state(key)
-    await StepCompleted.asave(keyset_from_paused_state(state), flow_run_id=run_id)
-    return await client.set_flow_run_state(run_id, state)
+    result = await client.set_flow_run_state(run_id, state)
+    if result.status is SetStateStatus.ACCEPT:
+        await StepCompleted.asave(keyset_from_paused_state(state), flow_run_id=run_id)
+    return result
 
 
 def already_fired(result: OrchestrationResult[Any]) -> bool:
@@ -428,21 +433,59 @@ def test_failed_and_crashed_runs_accept_running_and_a_forced_reschedule(
 # --- 4: the wait's input schema, and a resume through Prefect's own API ----------------------------
 
 
-def test_the_waits_schema_is_what_prefects_resume_validates(prefect_api: str, deployment_id: UUID) -> None:
+def test_a_schema_saved_before_the_suspension_is_deleted_by_it(prefect_api: str, deployment_id: UUID) -> None:
+    """Prefect 3.9 (core_policy.HandlePausingFlows.after_transition): "the pause key has not fired on
+    this attempt, so any input stored under its keyset belongs to an earlier attempt" and is deleted
+    when the pause is accepted. A schema saved before the Suspended state is lost, and Prefect's
+    resume of that run is refused for good ("Run input schema not found")."""
+
+    async def scenario(client: PrefectClient) -> None:
+        run_id = await running_run(client, deployment_id)
+        state = suspended_state()
+        keyset = keyset_from_paused_state(state)
+        await StepCompleted.asave(keyset, flow_run_id=run_id)
+        assert await client.read_flow_run_input(run_id, keyset["schema"])
+        assert (await client.set_flow_run_state(run_id, state)).status is SetStateStatus.ACCEPT
+
+        with pytest.raises(PrefectHTTPStatusError) as missing:
+            await client.read_flow_run_input(run_id, keyset["schema"])
+        assert missing.value.response.status_code == 404, "core_policy.HandlePausingFlows.after_transition"
+        result = await client.resume_flow_run(run_id, run_input=VALID_INPUT)
+        assert result.status is SetStateStatus.REJECT, (
+            "resume_flow_run: read_flow_run_input(keyset['schema'])"
+        )
+        assert reason(result) == "Run input schema not found."
+
+    run_with_client(prefect_api, scenario)
+
+
+def test_the_waits_schema_saved_after_the_suspension_is_what_prefects_resume_validates(
+    prefect_api: str, deployment_id: UUID
+) -> None:
     async def scenario(client: PrefectClient) -> None:
         key = fresh_key()
-        run_id = await suspended_run(client, deployment_id, key)
+        run_id = await running_run(client, deployment_id)
+        result = await client.set_flow_run_state(run_id, suspended_state(key))
+        assert result.status is SetStateStatus.ACCEPT, reason(result)
         state = await state_of(client, run_id)
         keyset = keyset_from_paused_state(state)  # prefect.input.run_input.keyset_from_paused_state
         assert keyset["schema"] == f"suspended-{key}-schema", "keyset_from_paused_state's key scheme"
         # The keyset stored on the state is the one Prefect derives from it (what resume_flow_run reads).
         assert state.state_details.run_input_keyset == {str(k): v for k, v in keyset.items()}
 
-        # RunInput.asave stored the model's JSON schema at the keyset's schema key.
+        # Until the schema is saved, Prefect's resume is refused: never accepted unvalidated.
+        result = await client.resume_flow_run(run_id, run_input=VALID_INPUT)
+        assert result.status is SetStateStatus.REJECT, (
+            "resume_flow_run: read_flow_run_input(keyset['schema'])"
+        )
+        assert reason(result) == "Run input schema not found."
+
+        # RunInput.asave stores the model's JSON schema at the keyset's schema key ...
+        await StepCompleted.asave(keyset, flow_run_id=run_id)
         schema = json.loads(await client.read_flow_run_input(run_id, keyset["schema"]))
         assert {"step_id", "kind", "data"} <= set(schema["properties"]), "prefect.input.RunInput.asave"
 
-        # prefect.server.api.flow_runs.resume_flow_run validates the input against that schema ...
+        # ... which prefect.server.api.flow_runs.resume_flow_run validates the input against ...
         for invalid in INVALID_INPUTS:
             result = await client.resume_flow_run(run_id, run_input=invalid)
             assert result.status is SetStateStatus.REJECT, f"resume_flow_run accepted {invalid}"
@@ -462,32 +505,6 @@ def test_the_waits_schema_is_what_prefects_resume_validates(prefect_api: str, de
     run_with_client(prefect_api, scenario)
 
 
-def test_without_its_schema_a_suspended_run_refuses_every_resume(
-    prefect_api: str, deployment_id: UUID
-) -> None:
-    """Why the executor saves the schema before proposing Suspended: a keyset whose schema is missing
-    makes Prefect's resume refuse ("Run input schema not found")."""
-
-    async def scenario(client: PrefectClient) -> None:
-        run_id = await running_run(client, deployment_id)
-        state: State[Any] = Suspended(pause_key=fresh_key())
-        keyset = keyset_from_paused_state(state)
-        state.state_details.run_input_keyset = {str(k): v for k, v in keyset.items()}
-        assert (await client.set_flow_run_state(run_id, state)).status is SetStateStatus.ACCEPT
-
-        result = await client.resume_flow_run(run_id, run_input=VALID_INPUT)
-        assert result.status is SetStateStatus.REJECT, (
-            "resume_flow_run: read_flow_run_input(keyset['schema'])"
-        )
-        assert reason(result) == "Run input schema not found."
-
-        await StepCompleted.asave(keyset, flow_run_id=run_id)
-        result = await client.resume_flow_run(run_id, run_input=VALID_INPUT)
-        assert result.status is SetStateStatus.ACCEPT, reason(result)
-
-    run_with_client(prefect_api, scenario)
-
-
 # --- 5: a pause key that has already fired --------------------------------------------------------
 
 
@@ -499,20 +516,22 @@ def test_suspending_again_at_a_fired_key_is_refused_with_the_running_state(
         run_id = await suspended_run(client, deployment_id, key)
         assert (await propose_running(client, run_id)).status is SetStateStatus.ACCEPT
 
-        # Saving the wait's schema again at the fired key's keyset fails first: flow run inputs are
-        # unique by key (prefect.server.api.flow_runs.create_flow_run_input answers 409).
         state = suspended_state(key)
-        with pytest.raises(PrefectHTTPStatusError) as conflict:
-            await StepCompleted.asave(keyset_from_paused_state(state), flow_run_id=run_id)
-        assert conflict.value.response.status_code == 409, "flow_runs.create_flow_run_input (unique key)"
-
-        # The state itself, proposed again at the fired key:
         result = await client.set_flow_run_state(run_id, state)
         assert result.status is SetStateStatus.REJECT, "core_policy.HandlePausingFlows (pause_keys)"
         assert reason(result) == "This suspend has already fired.", "core_policy.HandlePausingFlows"
         # reject_transition(state=None): the answer carries the run's current state, Running.
         assert already_fired(result), "BaseOrchestrationRule.reject_transition(state=None)"
         assert (await state_of(client, run_id)).type is StateType.RUNNING
+
+        # A refused pause deletes nothing (after_transition runs only once accepted): the schema the
+        # first suspension saved is still there, and saving at that keyset again answers 409, as flow
+        # run inputs are unique by key (prefect.server.api.flow_runs.create_flow_run_input).
+        keyset = keyset_from_paused_state(state)
+        assert await client.read_flow_run_input(run_id, keyset["schema"]), "HandlePausingFlows (rejected)"
+        with pytest.raises(PrefectHTTPStatusError) as conflict:
+            await StepCompleted.asave(keyset, flow_run_id=run_id)
+        assert conflict.value.response.status_code == 409, "flow_runs.create_flow_run_input (unique key)"
 
         result = await suspend(client, run_id)  # a fresh key
         assert result.status is SetStateStatus.ACCEPT, reason(result)
