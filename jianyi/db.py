@@ -104,21 +104,44 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-@lru_cache(maxsize=4)
 def get_engine(url: str | None = None) -> Engine:
-    settings = get_settings()
-    return make_engine(url or settings.resolved_database_url, echo=settings.sql_echo)
+    """The process's engine for ``url`` (default: the settings' database): one pool, and on SQLite
+    one write-lock queue, per database whichever way the URL was given."""
+    return _engine(_resolved(url))
 
 
-@lru_cache(maxsize=4)
 def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+    return _sessionmaker(_resolved(url))
 
 
-@lru_cache(maxsize=4)
 def get_read_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
     """Sessions for units of work that only read (same pool, no write lock on SQLite)."""
-    return sessionmaker(bind=get_engine(url).execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    return _read_sessionmaker(_resolved(url))
+
+
+def forget_engines() -> None:
+    """Drop the cached engines and session factories (tests that point the settings elsewhere)."""
+    for cached in (_engine, _sessionmaker, _read_sessionmaker):
+        cached.cache_clear()
+
+
+def _resolved(url: str | None) -> str:
+    return url or get_settings().resolved_database_url
+
+
+@lru_cache(maxsize=4)
+def _engine(url: str) -> Engine:
+    return make_engine(url, echo=get_settings().sql_echo)
+
+
+@lru_cache(maxsize=4)
+def _sessionmaker(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=_engine(url), expire_on_commit=False)
+
+
+@lru_cache(maxsize=4)
+def _read_sessionmaker(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=_engine(url).execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 _one_writer = threading.Lock()

@@ -66,14 +66,12 @@ def users(sessions: sessionmaker[Session]) -> Users:
 @pytest.fixture
 def cli_on(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The CLI in-process against this test's database (settings, engine and sessions are cached)."""
-    from jianyi.db import get_engine, get_read_sessionmaker, get_sessionmaker
+    from jianyi.db import forget_engines
     from jianyi.settings import get_settings
 
     def clear() -> None:
         get_settings.cache_clear()
-        get_engine.cache_clear()
-        get_sessionmaker.cache_clear()
-        get_read_sessionmaker.cache_clear()
+        forget_engines()
 
     monkeypatch.setenv("JIANYI_DATABASE_URL", db_url)
     clear()

@@ -11,7 +11,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
 from jianyi import db
-from jianyi.db import get_engine, get_read_sessionmaker, get_sessionmaker, read_scope, session_scope
+from jianyi.db import (
+    forget_engines,
+    read_scope,
+    session_scope,
+)
 from jianyi.migrate import upgrade
 from jianyi.models import Unit
 from jianyi.services.network import seed_network
@@ -88,5 +92,21 @@ def test_a_writer_that_never_gets_the_lock_fails_and_says_so(
 
 
 def teardown_module() -> None:
-    for cached in (get_engine, get_sessionmaker, get_read_sessionmaker):
-        cached.cache_clear()
+    forget_engines()
+
+
+def test_one_engine_per_database_however_its_url_is_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The default and the explicit URL share one pool (on SQLite, one write-lock queue)."""
+    from jianyi.settings import get_settings
+
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    monkeypatch.setenv("JIANYI_DATABASE_URL", url)
+    get_settings.cache_clear()
+    forget_engines()
+    try:
+        assert db.get_engine() is db.get_engine(url)
+        assert db.get_sessionmaker().kw["bind"] is db.get_sessionmaker(url).kw["bind"] is db.get_engine()
+    finally:
+        db.get_engine().dispose()
+        get_settings.cache_clear()
+        forget_engines()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from jianyi.cli.calendar import calendar_app
-from jianyi.db import get_engine, get_sessionmaker
+from jianyi.db import forget_engines, get_engine
 from jianyi.models import CalendarDay, CalendarYear
 from jianyi.rules.calendar import (
     SHANGHAI,
@@ -297,12 +297,12 @@ def test_the_example_notice_is_marked_as_an_example() -> None:
 def cli_database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point the CLI's settings-driven session at the test database (the factories are cached)."""
     monkeypatch.setenv("JIANYI_DATABASE_URL", db_url)
-    for cached in (get_settings, get_engine, get_sessionmaker):
-        cached.cache_clear()
+    get_settings.cache_clear()
+    forget_engines()
     yield db_url
     get_engine().dispose()
-    for cached in (get_settings, get_engine, get_sessionmaker):
-        cached.cache_clear()
+    get_settings.cache_clear()
+    forget_engines()
 
 
 def test_cli_seed_due_load_show(cli_database: str, tmp_path: Path) -> None:
