@@ -68,10 +68,22 @@ async def crashed_runs(client: PrefectClient, *, deployment_id: UUID, limit: int
     )
 
 
-async def start_attempt(client: PrefectClient, run_id: UUID, *, message: str) -> tuple[bool, str]:
-    """Propose Running: from Suspended it resumes the run, from Scheduled it starts it. Prefect refuses
-    it for a run that is finished, cancelled, or whose wait has timed out; the reason is returned.
-    The message names the attempt (its stage, the steps it applies) in the run's timeline."""
+# States from which Prefect would accept Running but the suggestion's run must not go on: a person
+# cancelled it, or it ended (tests/contract pins that Prefect accepts Running from both).
+NOT_TO_RESUME = frozenset({StateType.CANCELLED, StateType.CANCELLING, StateType.COMPLETED})
+
+
+async def start_attempt(
+    client: PrefectClient, run_id: UUID, *, message: str, resuming: bool
+) -> tuple[bool, str]:
+    """Propose Running: from Suspended it resumes the run, from Scheduled it starts it. A run being
+    resumed for a completed step is read first: Prefect accepts Running from Cancelled and from a
+    Completed state without a result, so a cancelled or finished run is refused here, with the
+    reason. The message names the attempt (its stage, the steps it applies) in the run's timeline."""
+    if resuming:
+        run = await client.read_flow_run(run_id)
+        if run.state is not None and run.state.type in NOT_TO_RESUME:
+            return False, f"the run is {run.state.type.value}"
     result: OrchestrationResult[Any] = await client.set_flow_run_state(run_id, Running(message=message))
     if result.status is SetStateStatus.ACCEPT:
         return True, "running"

@@ -201,7 +201,7 @@ class Executor:
                 return
             async with self._writes:
                 accepted, reason = await prefect_glue.start_attempt(
-                    client, UUID(run_id), message=claim.attempt_name
+                    client, UUID(run_id), message=claim.attempt_name, resuming=woken
                 )
             if not accepted:
                 if woken:

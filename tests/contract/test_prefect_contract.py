@@ -82,7 +82,7 @@ class Rating(BaseModel):
 
 
 class StepCompleted(RunInput):
-    """The shape of a wait's input (``jianyi.flows.lifecycle.completion_input``) for one rating step."""
+    """The shape of a wait's input (``jianyi.tasks.attempt.completion_input``) for one rating step."""
 
     step_id: int
     kind: Literal["rating"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -10,8 +11,8 @@ from conftest import Running, mail_kind
 from sqlalchemy import select
 from support import SUGGESTION, triage
 
-from jianyi.models import AuditEntry
-from jianyi.models.enums import StepKind
+from jianyi.models import AuditEntry, Step
+from jianyi.models.enums import StepKind, StepState
 from jianyi.runtime.prefect_server import PrefectServer
 
 
@@ -182,3 +183,32 @@ def test_a_burst_of_intakes_is_answered_first_and_every_run_started_after(runnin
     text = log.read_text(encoding="utf-8")
     assert text.count("intake burst:") > holds_before, "the burst was not seen"
     assert "run starts resume after" in text.rpartition("intake burst:")[2], "the hold did not end"
+
+
+def test_a_run_cancelled_in_prefect_is_not_resumed_by_the_next_completion(running: Running) -> None:
+    """Prefect accepts Running from Cancelled (tests/contract): the executor reads the run first and
+    leaves a cancelled one cancelled; the completed step waits, stored, for a person to decide."""
+    suggestion_id = running.submit(_suggestion("cancelled-in-prefect"))["id"]
+    step_id = running.wait_for_step(suggestion_id, StepKind.triage)
+    run_id = running.view(suggestion_id)["flow_run_id"]
+    prefect = running.system.prefect_api_url
+    assert prefect is not None
+
+    def state() -> dict[str, object]:
+        found: dict[str, object] = httpx.get(f"{prefect}/flow_runs/{run_id}").json()["state"]
+        return found
+
+    running.wait_until(lambda: state()["type"] == "PAUSED", message="the run suspended at triage")
+    cancel = httpx.post(
+        f"{prefect}/flow_runs/{run_id}/set_state", json={"state": {"type": "CANCELLED", "name": "Cancelled"}}
+    )
+    assert cancel.json()["status"] == "ACCEPT", cancel.text
+    url = f"/api/steps/{step_id}/complete"
+    assert running.http.post(url, json=triage(), headers=running.headers("office")).status_code == 200
+
+    time.sleep(3)  # fifteen executor polls
+    assert state()["type"] == "CANCELLED"
+    view = running.view(suggestion_id)
+    assert view["stage"] == "triage" and not any(s["kind"] == "opinion" for s in view["open_steps"])
+    with running.sessions() as session:
+        assert session.get(Step, step_id).state is StepState.submitted  # kept, not lost
