@@ -25,37 +25,18 @@ def leader_instruction(case: Case, step: Step, data: LeaderInstructionInput) -> 
     )
 
 
-def co_opinion(case: Case, step: Step, data: CoOpinionInput) -> None:
+def opinion(case: Case, step: Step, data: OpinionInput | CoOpinionInput) -> None:
+    """The lead unit's opinion (with its decision), or a co-handling unit's."""
     assert step.unit_id is not None
-    case.session.add(
-        Opinion(
-            suggestion_id=case.id,
-            unit_id=step.unit_id,
-            step_id=step.id,
-            is_lead=False,
-            reasons=data.opinion,
-            measures=data.measures,
-            created_at=case.now,
-        )
+    row = Opinion(
+        suggestion_id=case.id, unit_id=step.unit_id, step_id=step.id, measures=data.measures, created_at=case.now
     )
-
-
-def opinion(case: Case, step: Step, data: OpinionInput) -> None:
-    assert step.unit_id is not None
-    case.session.add(
-        Opinion(
-            suggestion_id=case.id,
-            unit_id=step.unit_id,
-            step_id=step.id,
-            is_lead=True,
-            decision=data.decision,
-            reasons=data.reasons,
-            measures=data.measures,
-            planned_completion=data.planned_completion,
-            consultation=data.consultation,
-            created_at=case.now,
-        )
-    )
+    if isinstance(data, OpinionInput):
+        row.is_lead, row.decision, row.reasons = True, data.decision, data.reasons
+        row.planned_completion, row.consultation = data.planned_completion, data.consultation
+    else:
+        row.is_lead, row.reasons = False, data.opinion
+    case.session.add(row)
 
 
 def progress(case: Case, step: Step, data: ProgressInput) -> None:

@@ -216,7 +216,7 @@ def proposer_hearing(case: Case, step: Step, data: ProposerHearingInput) -> None
 
 
 def co_opinion(case: Case, step: Step, data: CoOpinionInput) -> None:
-    records.co_opinion(case, step, data)
+    records.opinion(case, step, data)
 
 
 def opinion(case: Case, step: Step, data: OpinionInput) -> None:
