@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey
+from sqlalchemy import Enum, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jianyi.models.base import Base, utcnow
@@ -13,6 +13,11 @@ class Assignment(Base):
     """A referral (转办) of a suggestion to a unit, as lead or co-handling unit. Names a unit, not a person."""
 
     __tablename__ = "assignments"
+    # The figures: referrals made, and re-routings (withdrawn), in a period.
+    __table_args__ = (
+        Index("ix_assignments_created_at", "created_at"),
+        Index("ix_assignments_state_closed", "state", "closed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)

@@ -50,6 +50,10 @@ class Step(Base):
             sqlite_where=text(_RUNNING),
             postgresql_where=text(_RUNNING),
         ),
+        # The figures (jianyi.services.figures): steps of a kind answered, due or opened in a period.
+        Index("ix_steps_kind_submitted", "kind", "submitted_at"),
+        Index("ix_steps_kind_state_due", "kind", "state", "due_at"),
+        Index("ix_steps_kind_created", "kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +79,9 @@ class Step(Base):
     # The clock stops while the unit waits for the proposer (awaiting_proposer) and runs again after.
     paused_at: Mapped[datetime | None] = mapped_column()
     paused_working_days: Mapped[int] = mapped_column(default=0)  # added to the goal on each resume
+    # The deadline already passed when the clock was paused: the step stays late whatever the resume
+    # does to due_at (the figures: a step paused after its deadline counts as late).
+    missed_due_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column()
     applied_at: Mapped[datetime | None] = mapped_column()

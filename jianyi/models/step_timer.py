@@ -33,6 +33,13 @@ class StepTimer(Base):
             sqlite_where=text("state = 'pending'"),
             postgresql_where=text("state = 'pending'"),
         ),
+        # The figures: rungs fired in a period (escalations, bulletin marks).
+        Index(
+            "ix_step_timers_fired",
+            "fired_at",
+            sqlite_where=text("state = 'fired'"),
+            postgresql_where=text("state = 'fired'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -50,6 +50,8 @@ def pause(session: Session, *, actor: Actor, step_id: int, reason: str, now: dat
             detail=[{"field": "step", "message": "its deadline rule's clock has no awaiting_proposer pause"}],
         )
     step.paused_at = now or utcnow()
+    if step.paused_at > step.due_at and step.missed_due_at is None:
+        step.missed_due_at = step.due_at  # paused once already late: it stays late (jianyi.services.figures)
     deadlines.moot_timers(session, step_ids=[step.id])  # no reminders while the proposer has the ball
     audit.record(
         session,

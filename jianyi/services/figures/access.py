@@ -1,0 +1,110 @@
+"""Who may see which figures, and the scope as SQL.
+
+As the supervision board (``board.scope``): administrators and the city office (office or
+supervisor) any scope; a district office its own suggestions (any scope within them; another
+office's is refused); a department its own unit only (``unit:<its code>``); anyone else 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from jianyi.errors import Forbidden, InvalidInput
+from jianyi.models import Assignment, Suggestion, Unit
+from jianyi.models.enums import Channel, Role, UnitKind
+from jianyi.services.actors import Actor
+from jianyi.services.figures.periods import Scope, ScopeKind
+
+
+@dataclass(frozen=True)
+class Where:
+    """The scope resolved: a condition on suggestions (None: all of them) and, for a unit scope,
+    the unit whose own steps the unit-attributed figures count."""
+
+    suggestions: ColumnElement[bool] | None
+    unit_id: int | None
+
+
+def default_scope(session: Session, actor: Actor) -> Scope:
+    """What an actor sees when it names no scope: a department its unit, an office its suggestions."""
+    unit = session.get(Unit, actor.unit_id) if actor.unit_id is not None else None
+    if actor.role is Role.department and unit is not None:
+        return Scope(kind=ScopeKind.unit, value=unit.code)
+    if (
+        actor.role in (Role.office, Role.supervisor)
+        and unit is not None
+        and unit.kind is UnitKind.district_office
+    ):
+        return Scope(kind=ScopeKind.office, value=unit.code)
+    return Scope.city()
+
+
+def _unit(session: Session, code: str | None, *, kinds: tuple[UnitKind, ...] | None = None) -> Unit:
+    unit = session.query(Unit).filter(Unit.code == code).one_or_none() if code else None
+    if unit is None or (kinds is not None and unit.kind not in kinds):
+        raise InvalidInput(
+            f"scope: no such unit: {code!r}", detail=[{"field": "scope", "message": "unknown unit code"}]
+        )
+    return unit
+
+
+def resolve(session: Session, *, actor: Actor, scope: Scope) -> Where:
+    """The scope as SQL, after checking the actor may see it (403 otherwise, 422 for a bad value)."""
+    own = session.get(Unit, actor.unit_id) if actor.unit_id is not None else None
+    office_id: int | None = None  # a district office sees its own suggestions only
+    if actor.role is Role.admin or (
+        actor.role in (Role.office, Role.supervisor) and own is not None and own.kind is UnitKind.city_office
+    ):
+        pass
+    elif (
+        actor.role in (Role.office, Role.supervisor)
+        and own is not None
+        and own.kind is UnitKind.district_office
+    ):
+        office_id = own.id
+    elif actor.role is Role.department and own is not None:
+        if scope.kind is not ScopeKind.unit or scope.value != own.code:
+            raise Forbidden(f"a department sees its own unit's figures only (scope unit:{own.code})")
+    else:
+        raise Forbidden(
+            "the figures are for the suggestion offices, their supervisors, departments and administrators"
+        )
+
+    terms: list[ColumnElement[bool]] = []
+    unit_id: int | None = None
+    if office_id is not None:
+        terms.append(Suggestion.office_unit_id == office_id)
+    if scope.kind is ScopeKind.office:
+        office = _unit(session, scope.value, kinds=(UnitKind.city_office, UnitKind.district_office))
+        if office_id is not None and office.id != office_id:
+            raise Forbidden("a district office sees its own district's figures only")
+        terms.append(Suggestion.office_unit_id == office.id)
+    elif scope.kind is ScopeKind.unit:
+        unit_id = _unit(session, scope.value).id
+        terms.append(
+            exists(
+                select(Assignment.id).where(
+                    Assignment.suggestion_id == Suggestion.id, Assignment.unit_id == unit_id
+                )
+            )
+        )
+    elif scope.kind is ScopeKind.category:
+        terms.append(Suggestion.category == scope.value)
+    elif scope.kind is ScopeKind.channel:
+        if scope.value is None or scope.value not in Channel.__members__:
+            raise InvalidInput(
+                f"scope: no channel {scope.value!r}",
+                detail=[{"field": "scope", "message": "one of " + ", ".join(Channel)}],
+            )
+        terms.append(Suggestion.channel.in_([Channel(scope.value)]))
+    elif scope.kind is ScopeKind.campaign:
+        terms.append(Suggestion.campaign == scope.value)
+    elif scope.kind is ScopeKind.region:
+        region = _unit(session, scope.value)
+        # A district's figures take in its sub-districts' suggestions.
+        below = select(Unit.id).where(or_(Unit.id == region.id, Unit.parent_id == region.id))
+        terms.append(Suggestion.region_unit_id.in_(below))
+    return Where(suggestions=and_(*terms) if terms else None, unit_id=unit_id)
