@@ -33,6 +33,7 @@ from sqlalchemy.sql import ColumnElement
 
 from jianyi.db import get_sessionmaker
 from jianyi.executor.transports import (
+    Attachment,
     DeliveryError,
     SmsTransport,
     SmtpTransport,
@@ -70,6 +71,7 @@ class _Claimed:
     body_html: str
     attempts: int
     claimed_until: datetime  # our claim token: bookkeeping only applies while the claim is ours
+    attachments: tuple[Attachment, ...] = ()
 
 
 class OutboxDispatcher:
@@ -161,6 +163,7 @@ class OutboxDispatcher:
                         body_html=row.body_html,
                         attempts=row.attempts,
                         claimed_until=until,
+                        attachments=tuple(Attachment(**item) for item in row.attachments or ()),
                     )
                 )
         return claimed

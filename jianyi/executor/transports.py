@@ -10,9 +10,11 @@ retries: the Message-ID header for e-mail, the Idempotency-Key header (and the m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
@@ -36,6 +38,17 @@ class Outgoing(Protocol):
     def body_text(self) -> str: ...
     @property
     def body_html(self) -> str: ...
+    @property
+    def attachments(self) -> tuple[Attachment, ...]: ...
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a mail (a report's PDF), read from disk when the mail is built."""
+
+    path: str
+    filename: str
+    content_type: str = "application/octet-stream"
 
 
 class DeliveryError(Exception):
@@ -75,6 +88,13 @@ def build_email(message: Outgoing, *, mail_from: str, now: datetime) -> EmailMes
     # base64 keeps Chinese text 7-bit clean for any relay, with no 8BITMIME/SMTPUTF8 needed.
     msg.set_content(message.body_text, subtype="plain", charset="utf-8", cte="base64")
     msg.add_alternative(message.body_html, subtype="html", charset="utf-8", cte="base64")
+    for attachment in message.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        # Raises OSError if the file is gone: the transport reports it as a delivery error.
+        data = Path(attachment.path).read_bytes()
+        msg.add_attachment(
+            data, maintype=maintype, subtype=subtype or "octet-stream", filename=attachment.filename
+        )
     return msg
 
 
@@ -97,6 +117,8 @@ class SmtpTransport:
             email = build_email(message, mail_from=self.mail_from, now=now)
         except ValueError as exc:  # e.g. a line break in the address: no retry can fix that
             raise DeliveryError(f"cannot build the message: {exc}", permanent=True) from exc
+        except OSError as exc:  # an attachment not readable (yet): retried with the backoff
+            raise DeliveryError(f"cannot read an attachment: {exc}", permanent=False) from exc
         try:
             # aiosmtplib's own timeout is per command; the dispatcher's bounds the whole conversation.
             await aiosmtplib.send(email, hostname=self.host, port=self.port, timeout=self.timeout)

@@ -13,6 +13,7 @@ from jianyi.models.outbox import OutboxMessage
 from jianyi.models.planned_communication import PlannedCommunication
 from jianyi.models.progress import ImplementationProgress
 from jianyi.models.proposer import Proposer
+from jianyi.models.report import Report
 from jianyi.models.stage_entry import StageEntry
 from jianyi.models.step import Step
 from jianyi.models.step_timer import StepTimer, TimerState
@@ -34,6 +35,7 @@ __all__ = [
     "OutboxMessage",
     "PlannedCommunication",
     "Proposer",
+    "Report",
     "RunClaim",
     "StageEntry",
     "Step",

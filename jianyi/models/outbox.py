@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from jianyi.models.base import Base, utcnow
+from jianyi.models.base import Base, JSONType, utcnow
 from jianyi.models.enums import OutboxChannel, OutboxState
 
 
@@ -28,6 +28,8 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
+    # Files sent with the mail, [{"path", "filename", "content_type"}] (a report's PDF); read at sending.
+    attachments: Mapped[list[dict[str, str]] | None] = mapped_column(JSONType)
     state: Mapped[OutboxState] = mapped_column(
         Enum(OutboxState, native_enum=False, length=16), default=OutboxState.pending
     )
