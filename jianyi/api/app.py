@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 from jianyi.api.deps import SessionDep
 from jianyi.api.errors import PageError, domain_error, page_error, validation_error
 from jianyi.api.gate import ConcurrencyGate
-from jianyi.api.routes import board, communications, steps, suggestions, track, units
+from jianyi.api.routes import board, communications, figures, steps, suggestions, track, units
 from jianyi.errors import JianyiError
 
 
@@ -32,6 +32,7 @@ def create_app() -> FastAPI:
 
     for module in (units, suggestions, steps, communications, track, board):
         app.include_router(module.router)
+    app.include_router(figures.router)
     return app
 
 
