@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from jianyi.errors import Forbidden, InvalidInput
 from jianyi.models import Assignment, Suggestion, Unit
@@ -84,12 +84,14 @@ def resolve(session: Session, *, actor: Actor, scope: Scope) -> Where:
         terms.append(Suggestion.office_unit_id == office.id)
     elif scope.kind is ScopeKind.unit:
         unit_id = _unit(session, scope.value).id
+        # Aliases, correlated to suggestions only: the items may themselves be read from these tables.
+        referral = aliased(Assignment)
         terms.append(
             exists(
-                select(Assignment.id).where(
-                    Assignment.suggestion_id == Suggestion.id, Assignment.unit_id == unit_id
+                select(referral.id).where(
+                    referral.suggestion_id == Suggestion.id, referral.unit_id == unit_id
                 )
-            )
+            ).correlate(Suggestion)
         )
     elif scope.kind is ScopeKind.category:
         terms.append(Suggestion.category == scope.value)
@@ -105,6 +107,7 @@ def resolve(session: Session, *, actor: Actor, scope: Scope) -> Where:
     elif scope.kind is ScopeKind.region:
         region = _unit(session, scope.value)
         # A district's figures take in its sub-districts' suggestions.
-        below = select(Unit.id).where(or_(Unit.id == region.id, Unit.parent_id == region.id))
+        area = aliased(Unit)
+        below = select(area.id).where(or_(area.id == region.id, area.parent_id == region.id))
         terms.append(Suggestion.region_unit_id.in_(below))
     return Where(suggestions=and_(*terms) if terms else None, unit_id=unit_id)

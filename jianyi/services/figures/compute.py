@@ -140,7 +140,7 @@ def _units_table(session: Session, ctx: Ctx, calendar: WorkingCalendar) -> list[
 def _labels(session: Session, table: catalog.Table, keys: list[str]) -> dict[str, str]:
     labels = dict(table.keys)
     if table.labels_are_units:
-        labels.update(session.execute(select(Unit.code, Unit.name).where(Unit.code.in_(keys))).tuples().all())
+        labels.update(session.execute(select(Unit.code, Unit.name).where(Unit.code.in_(keys))).all())
     labels.setdefault("", table.blank)
     return labels
 
@@ -167,14 +167,14 @@ def bulletin(session: Session, ctx: Ctx) -> list[BulletinItem]:
     )
     if ctx.where.suggestions is not None:
         marked = marked.where(ctx.where.suggestions)
-    for suggestion_id, at in session.execute(marked).tuples():
+    for suggestion_id, at in session.execute(marked):
         assert at is not None  # in the period
         if not any(at == seen for seen, _unit in marks[suggestion_id]):
             marks[suggestion_id].append((at, None))
     if not marks:
         return []
     unit_ids = {u for entries in marks.values() for _at, u in entries if u is not None}
-    codes = dict(session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unit_ids))).tuples().all())
+    codes = dict(session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unit_ids))).all())
     rows = session.execute(
         select(Suggestion.id, Suggestion.tracking_code, Suggestion.title, Unit.code)
         .join(Unit, Unit.id == Suggestion.office_unit_id)
