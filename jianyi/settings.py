@@ -127,6 +127,13 @@ class Settings(BaseSettings):
         default=30.0, description="How often the rules' scheduler sweeps for due reminders and escalations."
     )
     deployment_name: str = Field(default="lifecycle", description="Name of the lifecycle deployment.")
+    reports_scheduled: bool = Field(
+        default=True,
+        description=(
+            "The executor makes the periodic reports on their schedules (Asia/Shanghai) and catches up "
+            "on any it missed; false leaves them to `jianyi reports run` (the tests' systems)."
+        ),
+    )
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 
     @property

@@ -4,8 +4,9 @@ Its loops: start a flow run for every stored suggestion that has none; run an at
 (``jianyi.tasks.attempt``) of every suggestion with a submitted step, and of every due run of the
 deployment (new, recovered, or resumed through Prefect), many at once, no process per resume;
 heartbeat, and recover the runs of an executor that died mid-attempt; drop the claims of ended
-attempts; deliver the proposer outbox. Its scheduler sweeps the rules' deadlines and prunes the
-Prefect runs of long-closed suggestions. What the loops share is in ``Bookkeeping``.
+attempts; deliver the proposer outbox. Its scheduler sweeps the rules' deadlines, prunes the
+Prefect runs of long-closed suggestions and makes the periodic reports (``executor.reports``). What
+the loops share is in ``Bookkeeping``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.logging.loggers import flow_run_logger
 
-from jianyi.executor import prefect_glue, retention, store, sweeps
+from jianyi.executor import prefect_glue, reports, retention, store, sweeps
 from jianyi.executor.bookkeeping import Bookkeeping
 from jianyi.executor.dispatcher import OutboxDispatcher
 from jianyi.executor.intake_burst import SAMPLE_SECONDS, IntakeBurst
@@ -68,6 +69,8 @@ class Executor:
                 deployment_id=self.deployment_id,
                 older_than=timedelta(days=self.settings.prefect_run_retention_days),
             )
+        if self.settings.reports_scheduled:  # the periodic reports: cron jobs here, not Prefect's scheduler
+            reports.add_jobs(scheduler, await reports.ensure_deployments())
         # One Prefect client of each kind for the whole process, shared by the loops and every
         # attempt (attempt tasks inherit these contexts): building a client is not cheap.
         with SyncClientContext.get_or_create():
