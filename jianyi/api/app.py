@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 from jianyi.api.deps import SessionDep
 from jianyi.api.errors import PageError, domain_error, page_error, validation_error
 from jianyi.api.gate import ConcurrencyGate
-from jianyi.api.routes import board, communications, figures, steps, suggestions, track, units
+from jianyi.api.routes import board, communications, figures, reports, steps, suggestions, track, units
 from jianyi.errors import JianyiError
 
 
@@ -30,7 +30,7 @@ def create_app() -> FastAPI:
         session.execute(text("select 1"))
         return {"status": "ok", "database": "ok"}
 
-    for module in (units, suggestions, steps, communications, track, board):
+    for module in (units, suggestions, steps, communications, track, board, reports):
         app.include_router(module.router)
     app.include_router(figures.router)
     return app

@@ -24,6 +24,7 @@ from jianyi.cli.common import (
 )
 from jianyi.cli.comms import comms_app
 from jianyi.cli.figures import figures_app
+from jianyi.cli.reports import reports_app
 from jianyi.cli.rules import rules_app
 from jianyi.cli.supervision import supervision_app
 from jianyi.db import read_scope, session_scope
@@ -45,6 +46,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(supervision_app, name="supervision")
 app.add_typer(comms_app, name="comms")
 app.add_typer(figures_app, name="figures")
+app.add_typer(reports_app, name="reports")
 serve.register(app)
 
 
