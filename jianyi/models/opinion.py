@@ -24,4 +24,4 @@ class Opinion(Base):
     measures: Mapped[str | None] = mapped_column(Text)
     planned_completion: Mapped[date | None] = mapped_column()
     consultation: Mapped[str | None] = mapped_column(Text)  # how the proposer was consulted
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # the figures: given in a period

@@ -20,7 +20,7 @@ from jianyi.models import (
     Unit,
 )
 from jianyi.models.enums import Decision, Level, StepKind
-from jianyi.services.figures.sql import Ctx, Query, items, local_day, own_unit, scoped
+from jianyi.services.figures.sql import Ctx, Query, items, kind_unindexed, local_day, own_unit, scoped
 
 SHANGHAI_OFFSET = timedelta(hours=8)  # Asia/Shanghai has kept UTC+8 all year since 1991
 
@@ -78,11 +78,16 @@ def by_unit(ctx: Ctx) -> Query:
 def important_adoption(ctx: Ctx) -> Query:
     """Important suggestions decided in the period: their lead unit's latest opinion before ``as_of``
     was given in the period; adopted if it says adopt or partly adopt."""
-    latest = (
-        select(func.max(Opinion.id).label("id"))
-        .where(Opinion.is_lead.is_(True), Opinion.created_at < ctx.as_of)
-        .group_by(Opinion.suggestion_id)
-        .subquery()
+    later = aliased(Opinion)
+    superseded = (
+        select(later.id)
+        .where(
+            later.suggestion_id == Opinion.suggestion_id,
+            later.is_lead.is_(True),
+            later.id > Opinion.id,
+            later.created_at < ctx.as_of,
+        )
+        .exists()
     )
     adopted = Opinion.decision.in_((Decision.adopt, Decision.partly_adopt))
     query = (
@@ -95,12 +100,14 @@ def important_adoption(ctx: Ctx) -> Query:
                 done=Opinion.created_at,
             )
         )
-        .join(latest, latest.c.id == Opinion.id)
         .join(Suggestion, Suggestion.id == Opinion.suggestion_id)
         .where(
             Opinion.created_at >= ctx.start,
-            Suggestion.level == Level.important,
+            Opinion.created_at < ctx.as_of,
+            Opinion.is_lead.is_(True),
             Opinion.decision.is_not(None),
+            Suggestion.level == Level.important,
+            ~superseded,
         )
     )
     return scoped(query, ctx, Suggestion.id, joined=True)
@@ -108,17 +115,24 @@ def important_adoption(ctx: Ctx) -> Query:
 
 def referral_and_reply(ctx: Ctx) -> Query:
     """Suggestions first referred in the period: when (``due`` holds the referral), and their first
-    reply to the proposer before ``as_of`` (``done``; None if none yet)."""
+    reply to the proposer before ``as_of`` (``done``; None if none yet). Read from the period's
+    referrals (an index range), each suggestion's earlier referrals and replies by its own index."""
+    earlier = aliased(Assignment)
+    referred_before = (
+        select(earlier.id)
+        .where(earlier.suggestion_id == Assignment.suggestion_id, earlier.created_at < ctx.start)
+        .exists()
+    )
     first = (
         select(Assignment.suggestion_id.label("suggestion_id"), func.min(Assignment.created_at).label("at"))
+        .where(Assignment.created_at >= ctx.start, Assignment.created_at < ctx.as_of, ~referred_before)
         .group_by(Assignment.suggestion_id)
         .subquery()
     )
-    reply = (
-        select(Step.suggestion_id.label("suggestion_id"), func.min(Step.submitted_at).label("at"))
-        .where(Step.kind == StepKind.reply, Step.submitted_at < ctx.as_of)
-        .group_by(Step.suggestion_id)
-        .subquery()
+    replied = and_(
+        Step.suggestion_id == first.c.suggestion_id,
+        kind_unindexed([StepKind.reply]),  # read by the suggestion's index: a few steps each
+        Step.submitted_at < ctx.as_of,
     )
     query = (
         select(
@@ -127,12 +141,12 @@ def referral_and_reply(ctx: Ctx) -> Query:
                 first.c.suggestion_id,
                 unit_id=Suggestion.lead_unit_id,
                 due=first.c.at,
-                done=reply.c.at,
+                done=func.min(Step.submitted_at),
             )
         )
         .join(Suggestion, Suggestion.id == first.c.suggestion_id)
-        .outerjoin(reply, reply.c.suggestion_id == first.c.suggestion_id)
-        .where(first.c.at >= ctx.start, first.c.at < ctx.as_of)
+        .outerjoin(Step, replied)
+        .group_by(first.c.suggestion_id, first.c.at, Suggestion.lead_unit_id)
     )
     return scoped(query, ctx, Suggestion.id, joined=True)
 

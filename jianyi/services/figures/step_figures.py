@@ -26,6 +26,8 @@ from jianyi.services.figures.sql import (
 REFERRAL_KINDS = (StepKind.triage, StepKind.reroute)  # classify and refer; refer again after an objection
 HANDLING_KINDS = (StepKind.opinion,)  # the lead unit's opinion
 REPLY_KINDS = (StepKind.reply,)  # the reply to the proposer
+# Not owed by a unit: windows the unit may leave unused, and the proposer's rating.
+OPTIONAL_OR_PROPOSERS = (StepKind.objection, StepKind.extension_request, StepKind.rating)
 
 
 def on_time(ctx: Ctx, kinds: tuple[StepKind, ...], *, by_unit: bool = False) -> Query:
@@ -42,10 +44,13 @@ def on_time(ctx: Ctx, kinds: tuple[StepKind, ...], *, by_unit: bool = False) -> 
             done=Step.submitted_at,
         )
     ).where(Step.kind.in_(kinds), Step.due_at.is_not(None), answered_in(ctx))
-    late = select(*items("late", Step.suggestion_id, step_id=Step.id, unit_id=Step.unit_id, due=due)).where(
-        Step.kind.in_(kinds), unanswered_late(ctx)
-    )
-    parts = [scoped(q, ctx, Step.suggestion_id) for q in (answered, late)]
+    late = [
+        select(*items("late", Step.suggestion_id, step_id=Step.id, unit_id=Step.unit_id, due=due)).where(
+            condition
+        )
+        for condition in unanswered_late(ctx, kinds)
+    ]
+    parts = [scoped(q, ctx, Step.suggestion_id) for q in (answered, *late)]
     if by_unit:
         parts = [own_unit(q, ctx, Step.unit_id) for q in parts]
     return union_all(*parts).subquery().select()
@@ -53,10 +58,20 @@ def on_time(ctx: Ctx, kinds: tuple[StepKind, ...], *, by_unit: bool = False) -> 
 
 def open_overdue(ctx: Ctx) -> Query:
     """Steps a unit owes (not optional windows), unanswered and past their deadline at ``as_of``."""
-    query = select(
-        *items("open_overdue", Step.suggestion_id, step_id=Step.id, unit_id=Step.unit_id, due=effective_due())
-    ).where(Step.unit_id.is_not(None), Step.optional.is_(False), unanswered_late(ctx))
-    return own_unit(scoped(query, ctx, Step.suggestion_id), ctx, Step.unit_id)
+    owed = [kind for kind in StepKind if kind not in OPTIONAL_OR_PROPOSERS]  # the kind leads the indexes
+    parts = [
+        select(
+            *items(
+                "open_overdue", Step.suggestion_id, step_id=Step.id, unit_id=Step.unit_id, due=effective_due()
+            )
+        ).where(Step.unit_id.is_not(None), Step.optional.is_(False), condition)
+        for condition in unanswered_late(ctx, owed)
+    ]
+    return (
+        union_all(*(own_unit(scoped(q, ctx, Step.suggestion_id), ctx, Step.unit_id) for q in parts))
+        .subquery()
+        .select()
+    )
 
 
 def supervision_orders(ctx: Ctx) -> Query:
