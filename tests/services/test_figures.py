@@ -190,6 +190,13 @@ def history(
         ids["I"], K.supervision_order, "transport", {"response": "正在调研", "measures": "本周内答复"}, d(25)
     )
     clock.sweep(S2)
+    # C's proposer answers on 3 December: the clock runs again and its deadline moves (to 1 Dec),
+    # yet the deadline it had missed stands.
+    with sessions() as session:
+        paused = session.scalar(select(Step).where(Step.suggestion_id == ids["C"], Step.kind == K.opinion))
+        assert paused is not None
+        clocks.resume(session, actor=users.actors["transport"], step_id=paused.id, now=d(31))
+        session.commit()
     with sessions() as session:
         codes = dict(session.execute(select(Suggestion.id, Suggestion.tracking_code)).all())
     return History(ids, {name: codes[i] for name, i in ids.items()}, users, sessions)
@@ -241,6 +248,7 @@ def test_late_stays_late_and_paused_after_the_deadline_is_late(history: History)
     by_code = {row.tracking_code: row for row in rows}
     late_b, paused_c = by_code[history.codes["B"]], by_code[history.codes["C"]]
     assert late_b.done is not None and late_b.working_days_late == 2  # due 25 Nov, answered 27 Nov
+    assert paused_c.due == datetime(2026, 11, 23, 15, 59, 59, 999999, tzinfo=UTC)  # the missed deadline
     assert paused_c.done is None and paused_c.working_days_late == 5  # due 23 Nov, still late on 30 Nov
     # December: nothing answered; C (paused late) and I are still late; D still paused in time.
     december = history.figures(period=Period.parse("2026-12"))
@@ -376,3 +384,18 @@ def test_periods_and_scopes() -> None:
             Period.parse(bad)
     with pytest.raises(InvalidInput):
         Scope.parse("planet:mars")
+
+
+def test_the_cli(history: History, cli_on: None) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from jianyi.cli.main import app
+
+    env = {"JIANYI_TOKEN": history.users.tokens["transport"]}
+    shown = CliRunner().invoke(app, ["figures", "show", "--period", "2026-11", "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["scope"] == {"kind": "unit", "value": "city-transport"}
+    refused = CliRunner().invoke(app, ["figures", "show", "--period", "2026-11", "--scope", "city"], env=env)
+    assert refused.exit_code == 4  # 403
