@@ -4,8 +4,9 @@ At start the executor registers one deployment of the report flow per kind (no w
 Prefect schedule). A cron job per kind (Asia/Shanghai, ``kinds.KINDS``) creates that deployment's
 flow run for the period just ended and runs it in this process, in a thread, like a worker would:
 the run, its task runs and its artifact are in Prefect as usual. The run's idempotency key is the
-period, so a second trigger (a catch-up, another executor) gets the same run back; a run already
-Completed is left alone, a Failed or Crashed one is run again. Every hour, and once at start, a
+period, so a second trigger (a catch-up, another executor) gets the same run back: one Completed, or
+Running for less than an hour (another executor's), is left alone; a Failed, Crashed or stale one is
+run again. Every hour, and once at start, a
 catch-up makes any period whose report is missing (the executor was down at its hour, or the run
 failed): a few reads of our database, nothing in Prefect. Periods that ended before the first
 suggestion are not caught up on.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -40,6 +41,8 @@ from jianyi.services.reports import freeze
 from jianyi.services.reports.kinds import KINDS, SHANGHAI
 
 log = logging.getLogger("jianyi.reports")
+# A report's run still Running after this long was left by an executor that died: made again.
+STALE = timedelta(hours=1)
 
 
 async def ensure_deployments() -> dict[str, UUID]:
@@ -68,7 +71,11 @@ async def make(client: PrefectClient, deployment_id: UUID, kind: str, period: st
     state = run.state.type if run.state else None
     if state is StateType.COMPLETED:
         return False
-    if state is not StateType.SCHEDULED:  # Failed, Crashed, or left Running by a dead executor
+    if state in (StateType.PENDING, StateType.RUNNING):
+        started = run.start_time or (run.state.timestamp if run.state else None)
+        if started is not None and utcnow() - started < STALE:
+            return False  # another executor is making it
+    if state is not StateType.SCHEDULED:  # Failed, Crashed, or left running by a dead executor
         await prefect_glue.reschedule(client, run.id, why="the report is made again")
         run = await client.read_flow_run(run.id)
     # A sync flow in a thread: rendering a PDF takes a second or two, the event loop must not wait.
