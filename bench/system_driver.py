@@ -150,7 +150,8 @@ class BenchSystem:
             prefect_ui=False,
             prefect_api_url=prefect_api_url,
             database_url=database_url,
-            extra_env=self.extra_env,
+            # No periodic reports: their catch-up at the executor's start would render PDFs mid-measurement.
+            extra_env={"JIANYI_REPORTS_SCHEDULED": "false", **self.extra_env},
         )
         self.system.start_services()
         url = self.system.database_url
