@@ -147,6 +147,28 @@ def _units_table(
     return sorted(rows, key=lambda r: (-r.open_overdue, -r.late, -r.referred, r.unit))
 
 
+def _received(session: Session, ctx: Ctx) -> dict[str, dict[str, int]]:
+    """The tables of the suggestions received, from one grouped statement (case_figures.received
+    defines each for its drill-down; the keys are the same expressions)."""
+    names = list(cases.RECEIVED_BY_ID)
+    found: dict[str, dict[Any, int]] = {name: defaultdict(int) for name in names}
+    for *keys, n in session.execute(cases.received_counts(ctx)):
+        for name, key in zip(names, keys, strict=True):
+            found[name][key] += n
+    unit_ids = {key for name in ("by_district", "by_region") for key in found[name] if key is not None}
+    codes = (
+        dict(session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unit_ids))).all())
+        if unit_ids
+        else {}
+    )
+    for name in ("by_district", "by_region"):
+        by_code: dict[Any, int] = defaultdict(int)
+        for unit_id, n in found[name].items():
+            by_code[codes.get(unit_id, "")] += n  # no region: ''
+        found[name] = by_code
+    return {name: dict(counts) for name, counts in found.items()}
+
+
 def _labels(session: Session, table: catalog.Table, keys: list[str]) -> dict[str, str]:
     labels = dict(table.keys)
     if table.labels_are_units:
@@ -223,6 +245,7 @@ def compute_figures(
         "handling_on_time": _by_key(per_base["handling"]),
         "supervision_orders": _by_key(per_base["orders"]),
     }
+    shared.update(_received(session, ctx))
     rates = []
     for definition in catalog.RATES.values():
         if definition.working_days is not None:
