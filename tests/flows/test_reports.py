@@ -128,3 +128,15 @@ def test_the_cron_jobs_fire_in_shanghai_just_after_their_period() -> None:
         "half_year": "2026-H2",
         "annual": "2026",
     }
+
+
+def test_the_executor_schedules_one_cron_job_per_kind_and_the_catch_up() -> None:
+    from uuid import uuid4
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    scheduler = AsyncIOScheduler(timezone=SHANGHAI)  # not started: the jobs are only registered
+    reports.add_jobs(scheduler, {name: uuid4() for name in KINDS})
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {f"report-{name}" for name in KINDS} | {"report-catch-up"}
+    assert str(jobs["report-weekly"].trigger) == str(CronTrigger.from_crontab(KINDS["weekly"].cron, timezone=SHANGHAI))

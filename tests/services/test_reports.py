@@ -197,3 +197,19 @@ def test_the_schedules_in_prefect_yaml_are_the_executors() -> None:
     for name, kind in KINDS.items():
         [schedule] = reports[name]["schedules"]
         assert (schedule["cron"], schedule["timezone"]) == (kind.cron, "Asia/Shanghai")
+
+
+def test_freezing_on_both_backends_keeps_every_version(clock: Clock, sessions: sessionmaker[Session]) -> None:
+    from jianyi.services.reports import freeze
+
+    seed_november(clock)
+    with sessions() as session:
+        first = freeze.freeze(session, kind="monthly", period="2026-11", now=DECEMBER_1)
+        same = freeze.freeze(session, kind="monthly", period="2026-11", now=DECEMBER_1 + timedelta(days=9))
+        second = freeze.freeze(session, kind="monthly", period="2026-11", now=DECEMBER_1, correct=True, note="更正")
+        session.commit()
+        assert same.id == first.id and (first.version, second.version) == (1, 2)
+        assert second.figures["rates"] == first.figures["rates"]  # the same period, the same figures
+        assert first.figures["period"]["code"] == "2026-11" and first.figures["trend"]["weeks"][-1] == "2026-W49"
+        with pytest.raises(Exception, match="not a period of the weekly report"):
+            freeze.freeze(session, kind="weekly", period="2026-11", now=DECEMBER_1)
