@@ -7,7 +7,7 @@ from datetime import datetime
 import typer
 from prefect.settings import PREFECT_API_URL
 
-from jianyi.cli.common import TokenOption, actor, emit, fail, session
+from jianyi.cli.common import TokenOption, actor, domain_errors_as_exit_codes, emit, fail, session
 from jianyi.models import Report
 from jianyi.models.base import utcnow
 from jianyi.models.report_schemas import report_out
@@ -42,19 +42,17 @@ def run(
         fail("--note goes with --correct", code=7)
     with session() as db:
         access.require_office(db, actor(db, token))
-    at = (now if now and now.tzinfo else (now.astimezone() if now else utcnow())).isoformat()
-    with session():  # domain errors (a period of another kind) become exit codes
+    at = utcnow() if now is None else now if now.tzinfo else now.astimezone()  # naive: local time
+    with domain_errors_as_exit_codes():  # a period of another kind, say
         if local or not PREFECT_API_URL.value():
             from jianyi.tasks.reports import produce
 
-            report_id = produce(
-                kind, period or KINDS[kind].last_complete(datetime.fromisoformat(at)),
-                datetime.fromisoformat(at), correct=correct, note=note,
-            ).report_id
+            period = period or KINDS[kind].last_complete(at)
+            report_id = produce(kind, period, at, correct=correct, note=note).report_id
         else:
             from jianyi.flows.reports import periodic_report
 
-            result = periodic_report(kind=kind, period=period, correct=correct, note=note, now=at)
+            result = periodic_report(kind=kind, period=period, correct=correct, note=note, now=at.isoformat())
             report_id = int(result["report_id"])
     with session() as db:
         emit(report_out(db.get_one(Report, report_id)))
