@@ -1,6 +1,7 @@
-"""A report's frozen figures (a FigureSet as JSON) as the sections the templates lay out: each a
-title, charts (SVG data URIs) and a table. Fields are read generically, so a figure the figures
-service adds later shows up without a change here."""
+"""A report's frozen figures (a FigureSet as JSON, with its weekly trend) as the sections the
+template lays out: each a title, charts (SVG data URIs) and a table. The rates, trend, units,
+bulletin and count tables have sections of their own; any other list the figures service adds later
+shows up as a generic table, without a change here."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 from jianyi.services.reports import charts
 
-# Chinese headers of the per-unit and bulletin columns; an unknown column keeps its name.
+# Chinese headers of the columns of a list the figures service may add (laid out generically); an
+# unknown column keeps its name.
 HEADERS = {
     "unit": "单位", "unit_code": "单位代码", "unit_name": "单位", "name": "名称", "label": "名称",
     "code": "代码", "kind": "类型", "open": "在办", "received": "收到", "assigned": "承办",
@@ -22,7 +24,8 @@ HEADERS = {
 }
 # The count tables drawn as charts (the others are tables only): categories, districts, channels, outcomes.
 CHARTED = frozenset({"by_category", "by_district", "by_channel", "by_outcome", "by_unit"})
-FLAGS = ("late", "overdue", "escalated", "bulletin", "marked")
+# Columns whose count above zero marks a row (the late, the escalated) in red.
+FLAGS = ("late", "open_overdue", "escalated", "orders_late")
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def generic_section(title: str, rows: list[dict[str, Any]], *, empty: str) -> Se
     columns = [k for k, v in rows[0].items() if not isinstance(v, dict) and not k.endswith("_id") and k != "id"]
     section.headers = [HEADERS.get(c, c) for c in columns]
     for row in rows:
-        flag = any(bool(row.get(name)) for name in FLAGS if name in row and _number(row.get(name)) is False)
+        flag = any(_number(row.get(name)) and row[name] > 0 for name in FLAGS)
         section.rows.append(Row([_text(row.get(c)) for c in columns], flag=flag))
     return section
 
