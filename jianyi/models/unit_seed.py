@@ -106,5 +106,3 @@ def load_network_file(path: Path | None = None) -> list[UnitSeed]:
             raise NetworkFileError(f"{path}: {where}: {first['msg']}") from exc
     _check_tree(roots, path)
     return roots
-
-
