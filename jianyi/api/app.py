@@ -12,6 +12,7 @@ from jianyi.api.deps import SessionDep
 from jianyi.api.errors import PageError, domain_error, page_error, validation_error
 from jianyi.api.gate import ConcurrencyGate
 from jianyi.api.routes import board, communications, steps, suggestions, track, units
+from jianyi.api.security import SecurityHeaders
 from jianyi.errors import JianyiError
 
 
@@ -24,6 +25,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(JianyiError, domain_error)
     app.add_exception_handler(PageError, page_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(SecurityHeaders)  # CSP, no framing, nosniff, no Referer: api/security.py
 
     @app.get("/api/health", tags=["system"])
     def health(session: SessionDep) -> dict[str, str]:

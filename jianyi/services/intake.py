@@ -25,6 +25,7 @@ from jianyi.models.schemas import IntakeResult, SuggestionIn
 from jianyi.rules.schema_comms import CommunicationEvent
 from jianyi.services import audit, auth, communications
 from jianyi.services.actors import Actor
+from jianyi.services.check_codes import new_check_code
 from jianyi.services.network import UnknownUnit, get_unit_by_code
 
 # Crockford's base32 without I, L, O, U: codes read over the phone are not misheard.
@@ -33,10 +34,6 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def new_tracking_code() -> str:
     return f"JY{utcnow():%y%m}" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
-
-
-def new_check_code() -> str:
-    return f"{secrets.randbelow(10**6):06d}"
 
 
 def handling_office(session: Session, *, unit_id: int | None) -> Unit:

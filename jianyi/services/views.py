@@ -7,7 +7,7 @@ public tracking view carries no personal data and no internal notes.
 
 from __future__ import annotations
 
-import hmac
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -29,7 +29,7 @@ from jianyi.models.enums import (
 )
 from jianyi.models.schemas import PublicTracking, StepView, SuggestionView, TimelineEntry
 from jianyi.rules.lookup import route_rule
-from jianyi.services import communication_duties, deadlines
+from jianyi.services import check_codes, communication_duties, deadlines
 from jianyi.services.actors import Actor
 from jianyi.services.lifecycle.stages import spec_of
 
@@ -238,16 +238,29 @@ def suggestion_view(session: Session, *, actor: Actor, suggestion_id: int) -> Su
     )
 
 
+_TRACKING_CODE = re.compile(r"[0-9A-Za-z\-]{1,32}")
+
+
 def find_tracked(session: Session, *, tracking_code: str, check_code: str) -> Suggestion:
-    """The same answer for a wrong code and a wrong check code: codes cannot be probed."""
-    suggestion = session.scalar(select(Suggestion).where(Suggestion.tracking_code == tracking_code))
-    if suggestion is None or not hmac.compare_digest(suggestion.check_code, check_code):
+    """The same answer for an unknown code, a wrong check code and a malformed one, the check
+    compared in constant time: codes cannot be probed."""
+    suggestion = (
+        session.scalar(select(Suggestion).where(Suggestion.tracking_code == tracking_code))
+        if _TRACKING_CODE.fullmatch(tracking_code)  # anything else (a NUL byte…) is not asked for
+        else None
+    )
+    if not check_codes.matches(suggestion.check_code if suggestion else None, check_code):
         raise NotFound("no suggestion with that tracking code and check code")
+    assert suggestion is not None
     return suggestion
 
 
 def public_tracking(session: Session, *, tracking_code: str, check_code: str) -> PublicTracking:
-    suggestion = find_tracked(session, tracking_code=tracking_code, check_code=check_code)
+    return tracking_of(session, find_tracked(session, tracking_code=tracking_code, check_code=check_code))
+
+
+def tracking_of(session: Session, suggestion: Suggestion) -> PublicTracking:
+    """What the proposer sees of their suggestion (proven by its codes)."""
     rating_open = session.scalar(
         select(Step.id).where(
             Step.suggestion_id == suggestion.id, Step.role == Role.proposer, Step.state == StepState.open
