@@ -7,6 +7,7 @@ from typing import Any
 
 from jianyi.models.enums import StepKind, UnitKind
 from jianyi.rules.problems import Problem, locate
+from jianyi.rules.reach import untold
 from jianyi.rules.schema import LIST_SECTIONS, DeadlineRule
 from jianyi.rules.sources import Source
 
@@ -194,6 +195,15 @@ def _templates(sources: Sequence[Source]) -> list[Problem]:
     return problems
 
 
+def _everyone_told(sources: Sequence[Source], directory: str, *, complete: bool) -> list[Problem]:
+    """Each kind of contact a proposer may leave hears of the receipt and of every outcome (reach.py)."""
+    if not complete:
+        return []
+    rules = [rule for _source, _loc, rule in _items(sources, "communications")]
+    blame = next((s.name for s in sources if s.rules.communications), directory)
+    return [Problem(blame, "communications", None, message) for message in untold(rules)]
+
+
 def check_sources(
     sources: Sequence[Source],
     *,
@@ -212,6 +222,7 @@ def check_sources(
         *_extensions(sources),
         *_routing(sources, units),
         *_templates(sources),
+        *_everyone_told(sources, directory, complete=complete),
     ]
 
 

@@ -134,6 +134,8 @@ def _trigger(
         ]
     for recipient in recipients:
         ctx = deadlines.suggestion_context(session, suggestion, proposer=recipient.proposer)
+        if recipient.suggestion is not suggestion:  # a merged duplicate's proposer wrote by their own channel
+            ctx["suggestion"]["channel"] = recipient.suggestion.channel.value
         ctx["reply"] = {"method": reply_method or ""}
         message_values = _values(session, suggestion, recipient, trigger, values)
         for rule in rules:
@@ -220,7 +222,10 @@ def _plan(
     rendered: RenderedMail | None = None
     if rule.template is not None:
         try:
-            rendered = render(rule.template, "letter" if rule.manual else rule.channel, values)  # type: ignore[arg-type]
+            if rule.manual:  # a text the office prints or reads out: `medium` tells the template so
+                rendered = render(rule.template, "letter", {**values, "medium": rule.channel})
+            else:
+                rendered = render(rule.template, rule.channel, values)  # type: ignore[arg-type]
         except (TemplateError, ValueError) as exc:
             # The rules check renders every template for its trigger, so this is a template file
             # changed under a running system: skip the message, keep the case going, say why.
@@ -262,9 +267,10 @@ def _queue(
 ) -> None:
     proposer = recipient.proposer
     channel = OutboxChannel(plan["channel"])
-    address = (proposer.email if channel is OutboxChannel.email else proposer.phone) if proposer else None
+    # An SMS goes to a mobile only: a landline cannot take one (the rules call such a proposer).
+    address = (proposer.email if channel is OutboxChannel.email else proposer.mobile) if proposer else None
     if proposer is None or proposer.anonymous or not address:
-        _skip(plan, now, f"no {'e-mail address' if channel is OutboxChannel.email else 'phone number'}")
+        _skip(plan, now, f"no {'e-mail address' if channel is OutboxChannel.email else 'mobile number'}")
         return
     message_id = queue_mail(
         session,

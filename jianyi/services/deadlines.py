@@ -105,6 +105,8 @@ def suggestion_context(
             "anonymous": bool(proposer and proposer.anonymous),
             "has_email": bool(proposer and proposer.email),
             "has_phone": bool(proposer and proposer.phone),
+            "has_mobile": bool(proposer and proposer.mobile),
+            "has_address": bool(proposer and proposer.address),
         },
     }
 

@@ -175,7 +175,10 @@ def test_a_commendation_is_mailed_and_its_letter_awaits_the_office_until_logged(
         assert [p.rule_id for p in owed] == ["commendation-letter"]
         assert communication_duties.outstanding(session, actor=users.actors["transport"], now=MONDAY) == []
         shown = communication_duties.get(session, actor=huangpu, planned_id=letter.id, now=MONDAY)
-        assert shown.text == letter.body_text
+        # Headed with where it goes, for the office that posts it.
+        assert (
+            shown.text == f"收信人：张三\n通信地址：{communication_duties.NO_ADDRESS}\n\n{letter.body_text}"
+        )
         with pytest.raises(Forbidden):
             communication_duties.get(session, actor=users.actors["office"], planned_id=letter.id, now=MONDAY)
 
