@@ -15,6 +15,7 @@ message of their own (only their own name, never the other proposer's).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ from jianyi.models import (
 )
 from jianyi.models.base import table_of
 from jianyi.models.enums import (
+    COMMUNICATION_LABELS,
     OUTCOME_LABELS,
     CommunicationKind,
     CommunicationState,
@@ -292,13 +294,37 @@ def _queue(
             "kind": plan["kind"],
             "method": ContactMethod(channel.value),
             "at": now,
-            "summary": rendered.subject or rendered.text[:200],
+            "summary": sent_summary(channel, plan["kind"], rendered, recipient.suggestion.check_code),
             "by_user_id": None,
             "step_id": None,
             "outbox_message_id": message_id,
         },
     )
     plan.update(outbox_message_id=message_id, communication_id=communication_id, done_at=now)
+
+
+_MEDIUM_LABELS = {OutboxChannel.email: "邮件", OutboxChannel.sms: "短信"}
+_URL = re.compile(r"https?://\S+")
+
+
+def sent_summary(
+    channel: OutboxChannel, kind: CommunicationKind, rendered: RenderedMail, check_code: str | None
+) -> str:
+    """What the case's timeline keeps of a message sent: what it was, never its secrets.
+
+    Every viewer of the case reads it (departments too), so an SMS is named, not quoted (its text
+    greets the proposer by name and carries the check code or the tracking link that holds it): e.g.
+    "短信：受理告知（含查询码）". An e-mail is its subject, unless the subject holds a secret.
+    """
+    label = f"{_MEDIUM_LABELS[channel]}：{COMMUNICATION_LABELS[kind]}"
+    subject = rendered.subject
+    if channel is OutboxChannel.email and subject and not (check_code and check_code in subject):
+        return _URL.sub("", subject).strip()[:200] or label
+    if check_code and check_code in _URL.sub("", rendered.text):
+        return f"{label}（含查询码）"
+    if _URL.search(rendered.text):
+        return f"{label}（含查询链接）"
+    return label
 
 
 def record(
