@@ -74,6 +74,46 @@ def users_add(
     typer.echo(token)
 
 
+@users_app.command("list")
+def users_list() -> None:
+    """Every official: id, name, role, unit, whether active, when their token expires (never the token)."""
+    with session() as db:
+        rows = [
+            {
+                "id": user.id,
+                "name": user.name,
+                "role": user.role.value,
+                "unit": unit,
+                "email": user.email,
+                "head": user.head,
+                "active": user.active,
+                "token_expires_at": user.token_expires_at.isoformat(),
+            }
+            for user, unit in auth.list_users(db)
+        ]
+    typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+
+
+@users_app.command("deactivate")
+def users_deactivate(user_id: int = typer.Argument(..., help="the user's id (see users list)")) -> None:
+    """Revoke an official's token at once; what they did stays theirs."""
+    with session() as db:
+        user = auth.deactivate(db, user_id=user_id)
+        label = f"user {user.id} {user.name} deactivated"
+    typer.echo(label, err=True)
+
+
+@users_app.command("rotate")
+def users_rotate(user_id: int = typer.Argument(..., help="the user's id (see users list)")) -> None:
+    """Give an official a new token (printed once; the old one stops working) valid for the
+    settings' token_days; a deactivated official is active again."""
+    with session() as db:
+        user, token = auth.rotate(db, user_id=user_id)
+        label = f"user {user.id} {user.name}: new token, valid until {user.token_expires_at:%Y-%m-%d}"
+    typer.echo(label, err=True)
+    typer.echo(token)
+
+
 @app.command()
 def submit(
     file: Path = typer.Argument(

@@ -92,6 +92,7 @@ def receive(
 ) -> Receipt | IntakeResult:
     """Read what storing `data` needs; the suggestion already received under its channel reference
     instead, if there is one. ``now`` is the instant of receipt (default: the present)."""
+    auth.check_may_take_in(session, actor)  # before the channel reference: a refusal learns nothing
     existing = _existing(session, data)
     if existing is not None:
         return _result(existing, created=False)
