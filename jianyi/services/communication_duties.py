@@ -25,6 +25,7 @@ from jianyi.errors import (
     field_errors,
 )
 from jianyi.models import Communication, PlannedCommunication, Proposer, Suggestion, Unit
+from jianyi.models.contact import Prose
 from jianyi.models.enums import (
     COMMUNICATION_LABELS,
     CommunicationKind,
@@ -48,7 +49,7 @@ class CommunicationLog(BaseModel):
 
     kind: CommunicationKind
     method: ContactMethod
-    summary: str = Field(min_length=1, max_length=4000)
+    summary: Prose = Field(min_length=1, max_length=4000)  # no control characters: officials read it
     at: datetime | None = None  # when it was held; default: now
 
 

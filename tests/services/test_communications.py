@@ -229,6 +229,7 @@ def test_a_log_by_another_unit_or_with_a_bad_field_is_refused_recorded_and_chang
         (users.actors["transport"], good, Forbidden, None),
         (users.actors["huangpu"], {**good, "methd": "letter"}, InvalidInput, "methd"),
         (users.actors["huangpu"], {**good, "kind": "thanks"}, InvalidInput, "kind"),
+        (users.actors["huangpu"], {**good, "summary": "已寄出\u001b[2J"}, InvalidInput, "summary"),
     ):
         with sessions() as session, pytest.raises(error) as refused:
             communication_duties.log_or_refuse(
@@ -249,7 +250,7 @@ def test_a_log_by_another_unit_or_with_a_bad_field_is_refused_recorded_and_chang
         refusals = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "communication.refused")
         ).all()
-        assert len(refusals) == 3 and all(r.suggestion_id == suggestion_id for r in refusals)
+        assert len(refusals) == 4 and all(r.suggestion_id == suggestion_id for r in refusals)
 
 
 def test_an_overdue_communication_reminds_the_office_once(
