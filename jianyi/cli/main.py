@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -44,6 +45,14 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(supervision_app, name="supervision")
 app.add_typer(comms_app, name="comms")
 serve.register(app)
+
+
+@app.callback()
+def _private_files(ctx: typer.Context) -> None:
+    # Every file a command creates (the SQLite database, logs, token files) is its owner's alone;
+    # the previous mask comes back when the command ends (tests run commands in-process).
+    previous = os.umask(0o077)  # as the system's processes (runtime/system.py)
+    ctx.call_on_close(lambda: os.umask(previous))
 
 
 def _read_json(path: Path) -> Any:
