@@ -82,9 +82,11 @@ def require_database(url: str | None = None) -> None:
 
 
 @contextmanager
-def database_errors(url: str | None = None) -> Iterator[None]:
-    """A database that cannot be used becomes one line and EXIT_DATABASE, not a traceback."""
-    require_database(url)
+def database_errors(url: str | None = None, *, must_exist: bool = True) -> Iterator[None]:
+    """A database that cannot be used becomes one line and EXIT_DATABASE, not a traceback.
+    ``must_exist=False`` for a command that creates it (``jianyi migrate``)."""
+    if must_exist:
+        require_database(url)
     try:
         yield
     except DBAPIError as exc:

@@ -85,3 +85,17 @@ def test_every_command_tells_a_database_it_cannot_use_in_one_line(
         assert line.startswith(f"error: cannot open the database {database} (no such file)")
         assert not database.exists()
     assert "JIANYI_HOME" in line
+
+
+def test_an_unreachable_postgresql_is_one_line_without_its_password(
+    elsewhere: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JIANYI_DATABASE_URL", "postgresql+psycopg://jianyi:s3cret@127.0.0.1:1/jianyi")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["steps", "list"], env={"JIANYI_TOKEN": "some-token"})
+    assert isinstance(result.exception, SystemExit) and result.exit_code == EXIT_DATABASE, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "error: cannot open the database postgresql+psycopg://jianyi:***@127.0.0.1:1/jianyi"
+    )
+    assert "s3cret" not in result.output and "JIANYI_HOME" in line
