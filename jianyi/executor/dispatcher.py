@@ -58,6 +58,11 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** (exponent - 1), BACKOFF_CAP_SECONDS))
 
 
+def _storable(text: str) -> str:
+    """An error may quote the row it failed on: no NUL (PostgreSQL refuses it) nor lone surrogate."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass(frozen=True)
 class _Claimed:
     """What the sender needs, copied out of the session so no ORM object crosses threads."""
@@ -199,7 +204,7 @@ class OutboxDispatcher:
                     attempts=attempts,
                     next_attempt_at=now if give_up else now + backoff(attempts),
                     claimed_until=None,
-                    last_error=error[:2000],
+                    last_error=_storable(error[:2000]),
                 )
                 .execution_options(synchronize_session=False)
             )

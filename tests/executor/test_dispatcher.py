@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from jianyi.db import make_engine
-from jianyi.executor.dispatcher import OutboxDispatcher, backoff
+from jianyi.executor.dispatcher import OutboxDispatcher, _storable, backoff
 from jianyi.executor.transports import Outgoing, SmtpTransport
 from jianyi.models import Base, OutboxMessage
 from jianyi.models.base import utcnow
@@ -316,6 +316,10 @@ def test_run_forever_outlives_a_message_that_cannot_be_sent(
 
     asyncio.run(scenario())
     assert [r.state for r in _rows(sessions)] == [OutboxState.failed, OutboxState.sent, OutboxState.sent]
+
+
+def test_an_error_quoting_its_row_is_stored_as_text_any_database_takes() -> None:
+    assert _storable("bad: a\x00b\ud800@例.org") == "bad: a\\x00b\\ud800@例.org"
 
 
 def test_an_unexpected_error_is_retried_then_fails_after_the_configured_attempts(
