@@ -34,7 +34,7 @@ from jianyi.models import OutboxMessage, PlannedCommunication, Step, Suggestion
 from jianyi.models.enums import OutboxState, StepKind
 
 # Per operation and caller; both callers over every operation come to a few thousand requests.
-EXAMPLES = 40
+EXAMPLES = 35
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -123,7 +123,7 @@ def test_every_operation_keeps_to_the_document(
             except (Exception, BaseExceptionGroup) as exc:  # schemathesis reports a group of failures
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
     assert not failures, "\n\n".join(failures)
-    assert sent > 1000, sent  # the run stays what it claims to be
+    assert sent > 800, sent  # the run stays what it claims to be
 
 
 def _name_known_records(case: Any, known: dict[str, list[int]]) -> None:
