@@ -135,6 +135,17 @@ def _routing(sources: Sequence[Source], units: Mapping[str, UnitKind] | None) ->
     rows = list(_items(sources, "routing"))
     seen: dict[Any, tuple[Source, Loc]] = {}
     for position, (source, loc, rule) in enumerate(rows):
+        if rule.match.category is not None:
+            # The proposal is made before triage, and only triage says the category: such a row
+            # would never match. Keywords in the title or content say the same thing in time.
+            problems.append(
+                _at(
+                    source,
+                    (*loc, "match", "category"),
+                    "the routing proposal is made before triage gives a category, so a category row "
+                    "never matches: match keywords of the title or content instead",
+                )
+            )
         if rule.match.is_catch_all and position < len(rows) - 1:
             problems.append(
                 _at(
