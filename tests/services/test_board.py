@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from clock import Clock
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from support import triage
 
@@ -122,6 +123,31 @@ def test_a_paused_clock_is_not_late_and_one_suggestion_shows_its_deadlines(
     ]
     assert steps[2].due_at is None and opinion.overdue
     assert [s.kind for s in overdue.items] == [StepKind.objection]
+
+
+def test_a_step_paused_after_its_deadline_stays_late(
+    sessions: sessionmaker[Session], users: Any, cases: dict[str, int]
+) -> None:
+    # Pausing a late step is refused now (clocks.pause); one paused late before that stays late.
+    from jianyi.models import Step
+
+    suggestion_id = cases["researched"]
+    with sessions() as session:
+        opinion = session.scalar(
+            select(Step).where(Step.suggestion_id == suggestion_id, Step.kind == StepKind.opinion)
+        )
+        assert opinion is not None and opinion.due_at is not None
+        opinion.paused_at = opinion.due_at + timedelta(days=1)
+        session.commit()
+        admin = users.actors["admin"]
+        overdue = board.overdue(session, actor=admin, now=LATER, unit="city-transport")
+        late = board.late_units(session, actor=admin, now=LATER)
+        steps = board.suggestion_steps(session, actor=admin, suggestion_id=suggestion_id, now=LATER)
+    assert [s.kind for s in overdue.items] == [StepKind.objection, StepKind.opinion]
+    assert ("city-transport", 2) in [(u.unit, u.overdue) for u in late]
+    assert [(s.kind, s.overdue, s.paused) for s in steps if s.kind is StepKind.opinion] == [
+        (StepKind.opinion, True, True)
+    ]
 
 
 def test_departments_get_403(sessions: sessionmaker[Session], users: Any, cases: dict[str, int]) -> None:
