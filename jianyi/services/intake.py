@@ -26,6 +26,7 @@ from jianyi.rules.schema_comms import CommunicationEvent
 from jianyi.services import audit, auth, communications
 from jianyi.services.actors import Actor
 from jianyi.services.check_codes import new_check_code
+from jianyi.services.lifecycle import engine as lifecycle
 from jianyi.services.network import UnknownUnit, get_unit_by_code
 
 # Crockford's base32 without I, L, O, U: codes read over the phone are not misheard.
@@ -161,6 +162,7 @@ def store(session: Session, receipt: Receipt) -> IntakeResult:
         cause="intake",
         values={"check_code": suggestion.check_code},
     )
+    lifecycle.begin(session, suggestion=suggestion, now=now)  # triage opens, its clock starts at receipt
     return _result(suggestion, created=True)
 
 
