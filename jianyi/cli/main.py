@@ -25,6 +25,7 @@ from jianyi.cli.common import (
 )
 from jianyi.cli.comms import comms_app
 from jianyi.cli.rules import rules_app
+from jianyi.cli.runs import runs_app
 from jianyi.cli.supervision import supervision_app
 from jianyi.db import read_scope, session_scope
 from jianyi.errors import field_errors
@@ -44,6 +45,7 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(rules_app, name="rules")
 app.add_typer(supervision_app, name="supervision")
 app.add_typer(comms_app, name="comms")
+app.add_typer(runs_app, name="runs")
 serve.register(app)
 
 
