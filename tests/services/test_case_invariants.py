@@ -278,7 +278,7 @@ def _waits_on_someone(session: Session, suggestion_id: int) -> bool:
 def test_no_case_is_ever_left_without_an_open_step_or_an_outcome(
     driver: EngineDriver, sessions: sessionmaker[Session]
 ) -> None:
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
 
     original = driver.submit({**SUGGESTION, "channel_ref": "original"})
@@ -287,12 +287,14 @@ def test_no_case_is_ever_left_without_an_open_step_or_an_outcome(
         units = {u.id: u.code for u in session.scalars(select(Unit))}
 
     # Derandomized: the same walks on every run (and no example database written), so a failure
-    # here is reproducible; widen max_examples locally to look further.
+    # here is reproducible; widen max_examples locally to look further. Before the checks of
+    # step_checks.reroute, these walks found the lead unit withdrawn with nobody to lead.
     @settings(
         max_examples=40,
         deadline=None,
         derandomize=True,
         database=None,
+        phases=[Phase.explicit, Phase.generate],  # a wedge is told at once, as found (no shrinking)
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(data=st.data())
