@@ -10,7 +10,8 @@ Each is one SQL statement over indexed columns (the migration 0006 adds what the
 looking up the caller's office and any unit code given, so the board answers in milliseconds with
 hundreds of thousands of suggestions (``bench/figures/board.py``). A step whose clock is
 paused for the proposer is not late: its deadline stands still until the clock runs again. A
-step paused after its deadline (no longer allowed, see services/clocks.py) stays late.
+late step cannot pause (services/clocks.py), so a late step stays on the board; the migration 0009
+set the clocks of steps paused late before that running again.
 
 Who sees what: administrators and the city office (office or supervisor) the whole network, a
 district office its own suggestions; departments, leaders and proposers are refused.
@@ -19,9 +20,8 @@ district office its own suggestions; departments, leaders and proposers are refu
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, Subquery, func, literal, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Integer, func, literal, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from jianyi.errors import Forbidden, InvalidInput, NotFound
@@ -47,29 +47,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _running() -> tuple[ColumnElement[bool], ...]:
     """Open steps whose clock runs: the terms the partial index ix_steps_running_due is built on."""
     return Step.state == StepState.open, Step.paused_at.is_(None)
-
-
-def _paused_late() -> tuple[ColumnElement[bool], ...]:
-    """Open steps paused after their deadline: still late. A pause is refused once a step is due
-    (services/clocks.py); these are steps paused before that rule, kept on the board."""
-    return Step.state == StepState.open, Step.paused_at.is_not(None), Step.paused_at >= Step.due_at
-
-
-def _late(
-    query: Select[*tuple[Any, ...]], now: datetime, *, order: bool = False, limit: int | None = None
-) -> Subquery:
-    """``query`` over the late steps: those whose clock runs and those paused after their deadline,
-    each branch on its own index (the running ones on the partial ix_steps_running_due). ``order``
-    and ``limit``: each branch gives only its first rows in deadline order (a page needs no more)."""
-    branches = []
-    for terms in (_running(), _paused_late()):
-        branch = query.where(*terms, Step.due_at < now)
-        if order:
-            branch = branch.order_by(Step.due_at, Step.id)
-        if limit is not None:
-            branch = branch.limit(limit)
-        branches.append(select(branch.subquery()))
-    return union_all(*branches).subquery()
 
 
 def scope(session: Session, actor: Actor) -> int | None:
@@ -122,17 +99,14 @@ def _days(now: datetime, due: datetime) -> int:
 
 def late_units(session: Session, *, actor: Actor, now: datetime) -> list[LateUnit]:
     office = scope(session, actor)
-    owed = select(Step.unit_id, Step.due_at).where(Step.unit_id.is_not(None))
+    late = select(Step.unit_id, func.count().label("n"), func.min(Step.due_at).label("oldest")).where(
+        *_running(), Step.due_at < now, Step.unit_id.is_not(None)
+    )
     if office is not None:
-        owed = owed.join(Suggestion, Suggestion.id == Step.suggestion_id).where(
+        late = late.join(Suggestion, Suggestion.id == Step.suggestion_id).where(
             Suggestion.office_unit_id == office
         )
-    late = _late(owed, now)
-    g = (
-        select(late.c.unit_id, func.count().label("n"), func.min(late.c.due_at).label("oldest"))
-        .group_by(late.c.unit_id)
-        .subquery()
-    )
+    g = late.group_by(Step.unit_id).subquery()
     rows = session.execute(
         select(Unit.code, Unit.name, Unit.kind, g.c.n, g.c.oldest)
         .join(g, g.c.unit_id == Unit.id)
@@ -192,18 +166,21 @@ def overdue(
     owing, handling = aliased(Unit), aliased(Unit)
     query = (
         select(
-            Step.id.label("step_id"),
+            Step.id,
             Step.kind,
-            owing.code.label("unit_code"),
+            owing.code,
             Step.suggestion_id,
             Suggestion.tracking_code,
             Suggestion.title,
-            handling.code.label("office_code"),
+            handling.code,
             Step.due_at,
         )
         .join(Suggestion, Suggestion.id == Step.suggestion_id)
         .join(handling, handling.id == Suggestion.office_unit_id)
         .outerjoin(owing, owing.id == Step.unit_id)
+        .where(*_running(), Step.due_at < now)
+        .order_by(Step.due_at, Step.id)
+        .limit(limit + 1)  # one more: is there a next page
     )
     if unit is not None:
         query = query.where(Step.unit_id == _unit_id(session, unit, "unit"))
@@ -216,8 +193,7 @@ def overdue(
             tuple_(Step.due_at, Step.id)
             > tuple_(literal(after_due, Step.due_at.type), literal(after_id, Integer()))
         )
-    late = _late(query, now, order=True, limit=limit + 1)  # one more: is there a next page
-    rows = session.execute(select(late).order_by(late.c.due_at, late.c.step_id).limit(limit + 1)).all()
+    rows = session.execute(query).all()
     items = []
     for step_id, kind, unit_code, suggestion_id, code, title, office_code, due in rows[:limit]:
         assert due is not None  # past due: it has a deadline
@@ -267,10 +243,7 @@ def suggestion_steps(session: Session, *, actor: Actor, suggestion_id: int, now:
             role=role,
             unit=code,
             due_at=due,
-            overdue=due is not None
-            and due < now
-            and (paused is None or paused >= due)
-            and state is StepState.open,
+            overdue=due is not None and due < now and paused is None and state is StepState.open,
             paused=paused is not None,
         )
         for step_id, kind, state, role, code, due, paused in rows
