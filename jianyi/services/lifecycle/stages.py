@@ -114,7 +114,8 @@ def _cause(step: Step) -> str:
 
 
 def begin(case: Case) -> None:
-    """A new suggestion: the office triages it."""
+    """A new suggestion: the office triages it. Intake calls this (``engine.begin``) in its own
+    transaction, so the triage clock starts at receipt; opening by key makes a second call a no-op."""
     case.enter_stage(Stage.triage)
     open_step(case, StepKind.triage)
 
