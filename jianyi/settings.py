@@ -126,6 +126,14 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(
         default=30.0, description="How often the rules' scheduler sweeps for due reminders and escalations."
     )
+    token_days: int = Field(
+        default=90,
+        ge=1,
+        description=(
+            "Days an official's bearer token is valid from its creation or rotation (`jianyi users "
+            "rotate`); an expired token is refused (401)."
+        ),
+    )
     deployment_name: str = Field(default="lifecycle", description="Name of the lifecycle deployment.")
     reports_scheduled: bool = Field(
         default=True,

@@ -6,12 +6,23 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
+from jianyi.api import openapi
+from jianyi.api.body_limit import BodyGuard
 from jianyi.api.deps import SessionDep
-from jianyi.api.errors import PageError, domain_error, page_error, validation_error
+from jianyi.api.errors import (
+    PageError,
+    domain_error,
+    http_error,
+    page_error,
+    server_error,
+    validation_error,
+)
 from jianyi.api.gate import ConcurrencyGate
 from jianyi.api.routes import board, communications, figures, reports, steps, suggestions, track, units
+from jianyi.api.security import SecurityHeaders
 from jianyi.errors import JianyiError
 
 
@@ -24,6 +35,11 @@ def create_app() -> FastAPI:
     app.add_exception_handler(JianyiError, domain_error)
     app.add_exception_handler(PageError, page_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    # Routing's and body parsing's own errors (404, 405, 400) and bugs (500): the same body as ours.
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, server_error)
+    app.add_middleware(BodyGuard)
+    app.add_middleware(SecurityHeaders)  # CSP, no framing, nosniff, no Referer: api/security.py
 
     @app.get("/api/health", tags=["system"])
     def health(session: SessionDep) -> dict[str, str]:
@@ -33,6 +49,7 @@ def create_app() -> FastAPI:
     for module in (units, suggestions, steps, communications, track, board, reports):
         app.include_router(module.router)
     app.include_router(figures.router)
+    openapi.install(app)
     return app
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -55,3 +55,9 @@ def get_actor(session: SessionDep, token: BearerToken) -> Actor:
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+# Record ids are integer columns (32 bits on PostgreSQL): a larger one names no record, and would
+# not even bind as a parameter. Out of range is a 422 naming the parameter, like any bad parameter.
+MAX_ID = 2**31 - 1
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]

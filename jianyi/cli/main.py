@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ from jianyi.cli.comms import comms_app
 from jianyi.cli.figures import figures_app
 from jianyi.cli.reports import reports_app
 from jianyi.cli.rules import rules_app
+from jianyi.cli.runs import runs_app
 from jianyi.cli.supervision import supervision_app
 from jianyi.db import read_scope, session_scope
 from jianyi.errors import field_errors
@@ -47,7 +49,16 @@ app.add_typer(supervision_app, name="supervision")
 app.add_typer(comms_app, name="comms")
 app.add_typer(figures_app, name="figures")
 app.add_typer(reports_app, name="reports")
+app.add_typer(runs_app, name="runs")
 serve.register(app)
+
+
+@app.callback()
+def _private_files(ctx: typer.Context) -> None:
+    # Every file a command creates (the SQLite database, logs, token files) is its owner's alone;
+    # the previous mask comes back when the command ends (tests run commands in-process).
+    previous = os.umask(0o077)  # as the system's processes (runtime/system.py)
+    ctx.call_on_close(lambda: os.umask(previous))
 
 
 def _read_json(path: Path) -> Any:
@@ -75,6 +86,46 @@ def users_add(
         user, token = auth.create_user(db, name=name, role=role, unit_code=unit, email=email, head=head)
         user_id = user.id
     typer.echo(f"user {user_id} {name} ({role.value}{', ' + unit if unit else ''})", err=True)
+    typer.echo(token)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every official: id, name, role, unit, whether active, when their token expires (never the token)."""
+    with session() as db:
+        rows = [
+            {
+                "id": user.id,
+                "name": user.name,
+                "role": user.role.value,
+                "unit": unit,
+                "email": user.email,
+                "head": user.head,
+                "active": user.active,
+                "token_expires_at": user.token_expires_at.isoformat(),
+            }
+            for user, unit in auth.list_users(db)
+        ]
+    typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+
+
+@users_app.command("deactivate")
+def users_deactivate(user_id: int = typer.Argument(..., help="the user's id (see users list)")) -> None:
+    """Revoke an official's token at once; what they did stays theirs."""
+    with session() as db:
+        user = auth.deactivate(db, user_id=user_id)
+        label = f"user {user.id} {user.name} deactivated"
+    typer.echo(label, err=True)
+
+
+@users_app.command("rotate")
+def users_rotate(user_id: int = typer.Argument(..., help="the user's id (see users list)")) -> None:
+    """Give an official a new token (printed once; the old one stops working) valid for the
+    settings' token_days; a deactivated official is active again."""
+    with session() as db:
+        user, token = auth.rotate(db, user_id=user_id)
+        label = f"user {user.id} {user.name}: new token, valid until {user.token_expires_at:%Y-%m-%d}"
+    typer.echo(label, err=True)
     typer.echo(token)
 
 

@@ -25,6 +25,8 @@ def api() -> None:
     """Serve the HTTP API (OpenAPI at /docs)."""
     import uvicorn
 
+    from jianyi.api.security import uvicorn_log_config
+
     settings = get_settings()
     uvicorn.run(
         "jianyi.api.app:create_served_app",
@@ -33,6 +35,7 @@ def api() -> None:
         port=settings.port,
         workers=settings.api_workers,
         log_level="info",
+        log_config=uvicorn_log_config(),  # the access log masks check codes and tokens in URLs
     )
 
 

@@ -132,6 +132,7 @@ def up(
             database_url=settings.resolved_database_url,
         )
     stopping = False
+    failure: str | None = None  # why the system stopped by itself: `up` then exits non-zero
 
     def _stop(*_args: object) -> None:
         nonlocal stopping
@@ -190,14 +191,21 @@ def up(
         while not stopping:
             for name, proc in watched:
                 if proc is not None and proc.poll() is not None:
+                    failure = f"the {name} exited ({proc.returncode}); see its log in {home}"
                     typer.secho(f"the {name} exited ({proc.returncode}); stopping", fg=typer.colors.RED)
                     stopping = True
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+    except (RuntimeError, OSError, httpx.HTTPError) as exc:
+        # A part that would not start (a port taken, Prefect failing): what went wrong, not a traceback.
+        failure = str(exc).strip() or type(exc).__name__
     finally:
         typer.echo("stopping…")
         if scale is not None:
             scale.stop()
         else:
             system.stop()
+    if failure is not None:
+        typer.secho(f"error: jianyi stopped: {failure}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)

@@ -59,6 +59,11 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** (exponent - 1), BACKOFF_CAP_SECONDS))
 
 
+def _storable(text: str) -> str:
+    """An error may quote the row it failed on: no NUL (PostgreSQL refuses it) nor lone surrogate."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass(frozen=True)
 class _Claimed:
     """What the sender needs, copied out of the session so no ORM object crosses threads."""
@@ -202,7 +207,7 @@ class OutboxDispatcher:
                     attempts=attempts,
                     next_attempt_at=now if give_up else now + backoff(attempts),
                     claimed_until=None,
-                    last_error=error[:2000],
+                    last_error=_storable(error[:2000]),
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -227,6 +232,14 @@ class OutboxDispatcher:
         except TimeoutError as exc:
             error = f"no answer within {transport.timeout} s ({type(exc).__name__})"
             await asyncio.to_thread(self._mark_failed, claimed, clock(), error, permanent=False)
+            return False
+        except Exception as exc:  # whatever else one message causes fails that message, not the round
+            log.exception("outbox message %s: unexpected error while sending", claimed.id)
+            # A ValueError (a control character in an address, an unencodable text) comes from the
+            # row itself, which no retry changes; anything else is retried like a refused connection.
+            error = f"{type(exc).__name__}: {exc}"
+            permanent = isinstance(exc, ValueError)
+            await asyncio.to_thread(self._mark_failed, claimed, clock(), error, permanent=permanent)
             return False
         await asyncio.to_thread(self._mark_sent, claimed, clock())
         return True
@@ -254,20 +267,31 @@ class OutboxDispatcher:
                 )
             gate = asyncio.Semaphore(self.concurrency)  # a few deliveries at once, not a batch's worth
             # _claim only takes the channels in self.channels, each of which has its transport here.
+            # return_exceptions: a failed bookkeeping write (the database) must not abandon the
+            # other deliveries of the round half-way; the claim of that message expires and it is retried.
             results = await asyncio.gather(
-                *(self._deliver(c, transports[c.channel], clock, gate) for c in claimed)
+                *(self._deliver(c, transports[c.channel], clock, gate) for c in claimed),
+                return_exceptions=True,
             )
-        return sum(results)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for error in errors[1:]:
+            log.error("outbox dispatcher: bookkeeping failed", exc_info=error)
+        if errors:
+            raise errors[0]
+        return sum(r for r in results if r is True)
 
     async def run_forever(self, stop: asyncio.Event, *, deferred: Callable[[], bool] | None = None) -> None:
-        """Poll until `stop` is set. A database hiccup is logged and retried on the next poll. While
-        ``deferred()`` is true (the executor's intake burst), nothing is sent: the messages wait queued."""
+        """Poll until `stop` is set. A database hiccup, or any other error of a round, is logged and
+        retried on the next poll: the loop ends only when stopped. While ``deferred()`` is true (the
+        executor's intake burst), nothing is sent: the messages wait queued."""
         while not stop.is_set():
             sent = 0
             try:
                 sent = 0 if deferred is not None and deferred() else await self.run_once()
             except SQLAlchemyError:
                 log.exception("outbox dispatcher: database error; retrying")
+            except Exception:  # the executor's other loops run beside this one: never end them all
+                log.exception("outbox dispatcher: round failed; retrying")
             if sent:
                 continue  # there may be more than one batch waiting
             with contextlib.suppress(TimeoutError):

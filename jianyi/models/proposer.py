@@ -6,6 +6,7 @@ from sqlalchemy import Enum, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jianyi.models.base import Base, utcnow
+from jianyi.models.contact import mobile_number
 from jianyi.models.enums import ProposerKind
 
 
@@ -19,6 +20,12 @@ class Proposer(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(300))  # postal: a letter reaches who gave no other contact
     anonymous: Mapped[bool] = mapped_column(default=False)
     confidential: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def mobile(self) -> str | None:
+        """The proposer's mobile number (an SMS reaches it), or None: a landline, or no phone."""
+        return mobile_number(self.phone)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from jianyi.models.contact import Line, Phone, Prose
 from jianyi.models.enums import (
     Channel,
     CommunicationKind,
@@ -23,18 +24,33 @@ from jianyi.models.enums import (
     SuggestionKind,
 )
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# A loose check of an official's e-mail (jianyi users add); a proposer's is checked by email-validator.
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+# Channels whose proposer may leave no contact: the office answers the letter, or the visitor in person.
+_NO_CONTACT_CHANNELS = frozenset({Channel.letter, Channel.visit})
 
 
 class ProposerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Who made the suggestion and how to reach them: every outcome is told to a proposer who is not
+    anonymous, by e-mail, SMS, a call or a letter (rules/defaults/communications.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     kind: ProposerKind = ProposerKind.person
-    name: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9+\-() ]{5,40}$")
-    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    name: Line | None = Field(default=None, max_length=200)
+    phone: Phone | None = Field(default=None, max_length=40, description="a mainland mobile or landline number")
+    email: EmailStr | None = Field(default=None, max_length=254)
+    address: Line | None = Field(
+        default=None, max_length=300, description="postal address, for a letter (信函) to the proposer"
+    )
     anonymous: bool = False
     confidential: bool = False
+
+    @field_validator("name", "phone", "email", "address", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: object) -> object:
+        # A form's empty field means "not given", not an invalid address.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _identified_unless_anonymous(self) -> ProposerIn:
@@ -42,23 +58,40 @@ class ProposerIn(BaseModel):
             raise ValueError("name: give the proposer's name, or mark the suggestion anonymous")
         return self
 
+    @property
+    def reachable(self) -> bool:
+        return bool(self.email or self.phone or self.address)
+
 
 class SuggestionIn(BaseModel):
     """A suggestion as a channel hands it over (Art. 10: the problem, its grounds, the measures)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: str = Field(min_length=2, max_length=300)
-    content: str = Field(min_length=10, max_length=50_000)
+    title: Line = Field(min_length=2, max_length=300)
+    content: Prose = Field(min_length=10, max_length=50_000)
     channel: Channel
-    channel_ref: str | None = Field(
+    channel_ref: Line | None = Field(
         default=None,
         max_length=128,
         description="the channel's own reference; the same one twice is one suggestion",
     )
     proposer: ProposerIn
-    region: str | None = Field(default=None, description="code of the district or sub-district concerned")
-    campaign: str | None = Field(default=None, max_length=64)
+    region: Line | None = Field(
+        default=None, max_length=64, description="code of the district or sub-district concerned"
+    )
+    campaign: Line | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _proposer_reachable(self) -> SuggestionIn:
+        # Every outcome is told to the proposer: a channel that cannot answer them needs a contact.
+        proposer = self.proposer
+        if not (proposer.anonymous or proposer.reachable or self.channel in _NO_CONTACT_CHANNELS):
+            raise ValueError(
+                "proposer: give an e-mail address, a phone number or a postal address, so the proposer "
+                "can be told the outcome, or mark the suggestion anonymous"
+            )
+        return self
 
 
 class StepView(BaseModel):

@@ -8,10 +8,11 @@ Unknown fields are refused so that a misspelt field is named instead of silently
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from jianyi.models.enums import (
     ContactMethod,
@@ -21,8 +22,40 @@ from jianyi.models.enums import (
     SuggestionKind,
 )
 
+# Length limits of free text, in characters (docs/api.md): a name, title or short label; a note; a
+# text (reasons, an opinion, measures, a reply, a summary); a unit's or a suggestion's code; and the
+# units one list may name. Every string and list of every input has one, so what a step stores, and
+# the audit copies, stays bounded.
+NAME = 200
+NOTE = 2000
+TEXT = 20_000
+CODE = 64
+UNITS = 30
 
-class StepInput(BaseModel):
+UnitCode = Annotated[str, Field(min_length=1, max_length=CODE)]
+
+
+# Control characters no one types (an escape sequence, a NUL) would reach officials' screens, letters
+# and e-mails, and NUL or a lone surrogate cannot be stored; line breaks and tabs are text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+class TextInput(BaseModel):
+    """An input of officials' free text: unknown fields refused, and no control characters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        for text in value if isinstance(value, list) else [value]:
+            found = _CONTROL.search(text) if isinstance(text, str) else None
+            if found:
+                raise ValueError(f"contains a control character U+{ord(found.group()):04X}")
+        return value
+
+
+class StepInput(TextInput):
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
 
 
@@ -32,13 +65,19 @@ class TriageInput(StepInput):
     kind: SuggestionKind
     category: str | None = Field(default=None, max_length=64, description="e.g. 交通出行, 教育, 养老")
     level: Level = Level.general
-    lead_unit: str | None = Field(default=None, description="code of the lead unit (主办单位)")
-    co_units: list[str] = Field(default_factory=list, description="codes of the co-handling units (协办单位)")
-    duplicate_of: str | None = Field(default=None, description="tracking code of the original suggestion")
-    reason_code: str | None = Field(
-        default=None, max_length=64, description="coded reason for out of scope, e.g. 'not_public_affairs'"
+    lead_unit: str | None = Field(
+        default=None, max_length=CODE, description="code of the lead unit (主办单位)"
     )
-    note: str | None = None
+    co_units: list[UnitCode] = Field(
+        default_factory=list, max_length=UNITS, description="codes of the co-handling units (协办单位)"
+    )
+    duplicate_of: str | None = Field(
+        default=None, max_length=CODE, description="tracking code of the original suggestion"
+    )
+    reason_code: str | None = Field(
+        default=None, max_length=CODE, description="coded reason for out of scope, e.g. 'not_public_affairs'"
+    )
+    note: str | None = Field(default=None, max_length=NOTE)
 
     @model_validator(mode="after")
     def _fields_the_kind_needs(self) -> TriageInput:
@@ -58,17 +97,19 @@ class PreReportCommunicationInput(StepInput):
 
     held_at: datetime
     method: ContactMethod
-    participants: str = Field(min_length=1)
-    refined: str = Field(min_length=1, description="what was refined: 问题真、症结准、对策实")
+    participants: str = Field(min_length=1, max_length=NOTE)
+    refined: str = Field(
+        min_length=1, max_length=TEXT, description="what was refined: 问题真、症结准、对策实"
+    )
 
 
 class LeaderInstructionInput(StepInput):
     """领导批示, recorded by the office after the digest (人民建议摘报)."""
 
     has_instruction: bool
-    leader: str | None = None
+    leader: str | None = Field(default=None, max_length=NAME)
     instructed_on: date | None = None
-    text: str | None = None
+    text: str | None = Field(default=None, max_length=TEXT)
 
     @model_validator(mode="after")
     def _instruction_needs_its_fields(self) -> LeaderInstructionInput:
@@ -80,17 +121,19 @@ class LeaderInstructionInput(StepInput):
 class ObjectionInput(StepInput):
     """A unit holds that the item is not its responsibility (within 5 WD, with reasons)."""
 
-    reasons: str = Field(min_length=1)
-    suggested_unit: str | None = Field(default=None, description="code of the unit it thinks is responsible")
+    reasons: str = Field(min_length=1, max_length=TEXT)
+    suggested_unit: str | None = Field(
+        default=None, max_length=CODE, description="code of the unit it thinks is responsible"
+    )
 
 
 class RerouteInput(StepInput):
     """The office decides on an objection: keep the routing, or re-route to other units."""
 
     accept_objection: bool
-    lead_unit: str | None = None
-    co_units: list[str] | None = None
-    note: str | None = None
+    lead_unit: str | None = Field(default=None, max_length=CODE)
+    co_units: list[UnitCode] | None = Field(default=None, max_length=UNITS)
+    note: str | None = Field(default=None, max_length=NOTE)
 
     @model_validator(mode="after")
     def _new_route(self) -> RerouteInput:
@@ -104,24 +147,24 @@ class ProposerHearingInput(StepInput):
 
     held_at: datetime
     method: ContactMethod
-    summary: str = Field(min_length=1)
+    summary: str = Field(min_length=1, max_length=TEXT)
 
 
 class CoOpinionInput(StepInput):
     """A co-handling unit's opinion."""
 
-    opinion: str = Field(min_length=1)
-    measures: str | None = None
+    opinion: str = Field(min_length=1, max_length=TEXT)
+    measures: str | None = Field(default=None, max_length=TEXT)
 
 
 class OpinionInput(StepInput):
     """The lead unit's answer after research (调研论证)."""
 
     decision: Decision
-    reasons: str = Field(min_length=1)
-    measures: str | None = None
+    reasons: str = Field(min_length=1, max_length=TEXT)
+    measures: str | None = Field(default=None, max_length=TEXT)
     planned_completion: date | None = None
-    consultation: str = Field(min_length=1, description="how the proposer was consulted")
+    consultation: str = Field(min_length=1, max_length=NOTE, description="how the proposer was consulted")
 
     @model_validator(mode="after")
     def _adoption_has_a_plan(self) -> OpinionInput:
@@ -134,27 +177,28 @@ class OpinionInput(StepInput):
 
 class ExtensionRequestInput(StepInput):
     working_days: int = Field(ge=1, le=60)
-    reasons: str = Field(min_length=1)
+    reasons: str = Field(min_length=1, max_length=TEXT)
 
 
 class ExtensionDecisionInput(StepInput):
     approved: bool
     working_days: int | None = Field(default=None, ge=1, le=60)
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=NOTE)
 
 
-class JointMeeting(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class JointMeeting(TextInput):
     held_on: date
-    units: list[str] = Field(min_length=2, description="codes of the units that took part")
-    conclusions: str = Field(min_length=1)
+    units: list[UnitCode] = Field(
+        min_length=2, max_length=UNITS, description="codes of the units that took part"
+    )
+    conclusions: str = Field(min_length=1, max_length=TEXT)
 
 
 class ReviewInput(StepInput):
     """协调督办: the office accepts the opinion, returns it for rework, or records a joint meeting."""
 
     action: Literal["accept", "return", "joint_meeting"]
-    reasons: str | None = None
+    reasons: str | None = Field(default=None, max_length=TEXT)
     joint_meeting: JointMeeting | None = None
 
     @model_validator(mode="after")
@@ -170,7 +214,7 @@ class ReplyInput(StepInput):
     """沟通反馈: the reply to the proposer (e-mailed from a template, or a logged call, letter or SMS)."""
 
     method: ContactMethod
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=TEXT)
     replied_at: datetime | None = None
 
 
@@ -178,19 +222,19 @@ class RatingInput(StepInput):
     """The proposer's rating of the reply."""
 
     rating: Literal["satisfied", "basically_satisfied", "not_satisfied"]
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: str | None = Field(default=None, max_length=NOTE)
 
 
 class DissatisfactionReviewInput(StepInput):
     action: Literal["rehandle", "close"]
-    reasons: str = Field(min_length=1)
+    reasons: str = Field(min_length=1, max_length=TEXT)
 
 
 class ProgressInput(StepInput):
     """落实转化: repeatable; the last one says implemented."""
 
     percent: int = Field(ge=0, le=100)
-    milestone: str = Field(min_length=1)
+    milestone: str = Field(min_length=1, max_length=NOTE)
     form: ImplementationForm
     evidence: str | None = Field(default=None, max_length=500, description="document number or link")
     implemented: bool = False
@@ -207,7 +251,7 @@ class PostAdoptionCommunicationInput(StepInput):
 
     held_at: datetime
     method: ContactMethod
-    summary: str = Field(min_length=1)
+    summary: str = Field(min_length=1, max_length=TEXT)
 
 
 class CommendationResultInput(StepInput):
@@ -221,6 +265,6 @@ class CommendationResultInput(StepInput):
 class SupervisionOrderInput(StepInput):
     """The unit's answer to a supervision order (督办单): why it is late and what it does now."""
 
-    response: str = Field(min_length=1)
-    measures: str | None = None
+    response: str = Field(min_length=1, max_length=TEXT)
+    measures: str | None = Field(default=None, max_length=TEXT)
     expected_completion: date | None = None

@@ -10,7 +10,7 @@ from jianyi.models.enums import Role
 
 
 class User(Base):
-    """An official. Authenticates with a bearer token; only its SHA-256 is stored."""
+    """An official. Authenticates with a bearer token; only its SHA-256 is stored, and it expires."""
 
     __tablename__ = "users"
 
@@ -22,4 +22,6 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(254))  # where reminders and supervision notices go
     head: Mapped[bool] = mapped_column(default=False)  # the unit's head (负责人): told when a step falls due
     active: Mapped[bool] = mapped_column(default=True)
+    # After this instant the token is refused (401) until it is rotated (`jianyi users rotate`).
+    token_expires_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,6 +7,7 @@ from typing import Any
 
 from jianyi.models.enums import StepKind, UnitKind
 from jianyi.rules.problems import Problem, locate
+from jianyi.rules.reach import untold
 from jianyi.rules.schema import LIST_SECTIONS, DeadlineRule
 from jianyi.rules.sources import Source
 
@@ -134,6 +135,17 @@ def _routing(sources: Sequence[Source], units: Mapping[str, UnitKind] | None) ->
     rows = list(_items(sources, "routing"))
     seen: dict[Any, tuple[Source, Loc]] = {}
     for position, (source, loc, rule) in enumerate(rows):
+        if rule.match.category is not None:
+            # The proposal is made before triage, and only triage says the category: such a row
+            # would never match. Keywords in the title or content say the same thing in time.
+            problems.append(
+                _at(
+                    source,
+                    (*loc, "match", "category"),
+                    "the routing proposal is made before triage gives a category, so a category row "
+                    "never matches: match keywords of the title or content instead",
+                )
+            )
         if rule.match.is_catch_all and position < len(rows) - 1:
             problems.append(
                 _at(
@@ -194,6 +206,15 @@ def _templates(sources: Sequence[Source]) -> list[Problem]:
     return problems
 
 
+def _everyone_told(sources: Sequence[Source], directory: str, *, complete: bool) -> list[Problem]:
+    """Each kind of contact a proposer may leave hears of the receipt and of every outcome (reach.py)."""
+    if not complete:
+        return []
+    rules = [rule for _source, _loc, rule in _items(sources, "communications")]
+    blame = next((s.name for s in sources if s.rules.communications), directory)
+    return [Problem(blame, "communications", None, message) for message in untold(rules)]
+
+
 def check_sources(
     sources: Sequence[Source],
     *,
@@ -212,6 +233,7 @@ def check_sources(
         *_extensions(sources),
         *_routing(sources, units),
         *_templates(sources),
+        *_everyone_told(sources, directory, complete=complete),
     ]
 
 

@@ -46,7 +46,9 @@ VARIABLES: dict[str, str] = {
     "suggestion.co_unit_count": "int",  # co-handling units (协办单位): several units make a case complex
     "proposer.anonymous": "bool",
     "proposer.has_email": "bool",
-    "proposer.has_phone": "bool",
+    "proposer.has_phone": "bool",  # a mobile or a landline: a call reaches it
+    "proposer.has_mobile": "bool",  # a mainland mobile: an SMS reaches it
+    "proposer.has_address": "bool",  # a postal address: a letter reaches it
     "reply.method": "string",  # how the office replied (email, phone, letter…); "" outside the reply_sent event
     "overdue_working_days": "int",  # working days past the step's due date (0 when not yet due)
 }

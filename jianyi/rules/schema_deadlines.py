@@ -12,6 +12,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, StrictBool, field_validator, model_validator
 
 from jianyi.models.enums import Channel, Level, Role, StepKind
+from jianyi.rules.capabilities import (
+    EXTENDABLE_STEPS,
+    EXTENSION_APPROVER,
+    EXTENSIONS_PER_STEP,
+    LAPSABLE_STEPS,
+)
 from jianyi.rules.conditions import Condition
 from jianyi.rules.schema_base import (
     PositiveWorkingDays,
@@ -68,11 +74,18 @@ class ClockEvent(StrEnum):
     suggestion_closed = "suggestion_closed"
 
 
+# What the engine does with a clock (services/clocks.py): it starts when the step opens, pauses only
+# for the proposer (`jianyi steps pause`), resumes when they answer, and stops on submit, cancel and
+# close. A rule may leave the pause out; anything else it could say would be ignored, so it is refused.
+_STOPS = (ClockEvent.step_submitted, ClockEvent.step_cancelled, ClockEvent.suggestion_closed)
+
+
 class Clock(RuleModel):
     """An SLA clock: starts on one event, pauses and resumes on others, stops on any of `stop`.
 
     While paused the due date moves on by the paused working days, so waiting for the proposer is
-    not counted against the unit.
+    not counted against the unit. A unit may pause a step at most `max_pauses` times, and only
+    before its deadline.
     """
 
     start: ClockEvent = ClockEvent.step_opened
@@ -86,16 +99,45 @@ class Clock(RuleModel):
         ],
         min_length=1,
     )
+    max_pauses: int = Field(default=1, strict=True, ge=1, le=10)  # pauses per step
 
     @model_validator(mode="after")
     def _consistent(self) -> Clock:
+        if self.start is not ClockEvent.step_opened:
+            raise refuse(
+                "clock", "the engine starts every clock when its step opens: step_opened", key="start"
+            )
+        if self.pause not in ([], [ClockEvent.awaiting_proposer]):
+            raise refuse(
+                "clock",
+                "a clock pauses only while the unit waits for the proposer: [awaiting_proposer] or []",
+                key="pause",
+            )
+        if self.resume not in ([], [ClockEvent.proposer_responded]):
+            raise refuse(
+                "clock",
+                "a paused clock resumes when the proposer answers: [proposer_responded]",
+                key="resume",
+            )
+        if set(self.stop) != set(_STOPS):
+            raise refuse(
+                "clock",
+                "the engine stops every clock on submit, cancel and close: "
+                "[step_submitted, step_cancelled, suggestion_closed]",
+                key="stop",
+            )
         if bool(self.pause) != bool(self.resume):
             raise refuse(
                 "clock",
                 "pause and resume go together: a clock that pauses must say what resumes it",
                 key="resume" if self.pause else "pause",
             )
-        roles = {"start": [self.start], "pause": self.pause, "resume": self.resume, "stop": self.stop}
+        roles: dict[str, list[ClockEvent]] = {
+            "start": [self.start],
+            "pause": self.pause,
+            "resume": self.resume,
+            "stop": self.stop,
+        }
         seen: dict[ClockEvent, str] = {}
         for role, events in roles.items():
             for event in events:
@@ -172,6 +214,14 @@ class DeadlineRule(RuleModel):
                     f"({self.working_days}): a complex case gets at least as long",
                     key="complex_working_days",
                 )
+        if self.on_expiry == "lapse" and (self.step == "default" or self.step not in LAPSABLE_STEPS):
+            kinds = ", ".join(sorted(kind.value for kind in LAPSABLE_STEPS))
+            raise refuse(
+                "on_expiry",
+                f"{self.step} steps must be answered, they cannot lapse (only {kinds} can): "
+                "write on_expiry: supervise",
+                key="on_expiry",
+            )
         if self.step == "default" and self.match != DeadlineMatch():
             raise refuse(
                 "default",
@@ -223,4 +273,33 @@ class ExtensionRule(RuleModel):
     @classmethod
     def _unique(cls, value: list[StepKind]) -> list[StepKind]:
         unique([kind.value for kind in value], "step kind")
+        for kind in value:
+            if kind not in EXTENDABLE_STEPS:
+                raise refuse(
+                    "extension",
+                    f"no step asks for more time for a {kind.value} step: only "
+                    + ", ".join(sorted(k.value for k in EXTENDABLE_STEPS))
+                    + " can be extended (the lead unit's extension_request)",
+                )
+        return value
+
+    @field_validator("approver")
+    @classmethod
+    def _approver(cls, value: Role) -> Role:
+        if value is not EXTENSION_APPROVER:
+            raise refuse(
+                "extension",
+                f"the handling office decides an extension (extension_decision): "
+                f"approver: {EXTENSION_APPROVER.value}",
+            )
+        return value
+
+    @field_validator("max_count")
+    @classmethod
+    def _once(cls, value: int) -> int:
+        if value != EXTENSIONS_PER_STEP:
+            raise refuse(
+                "extension",
+                f"a unit asks for an extension once per referral: max_count: {EXTENSIONS_PER_STEP}",
+            )
         return value

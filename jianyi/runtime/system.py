@@ -22,6 +22,16 @@ from jianyi.runtime.prefect_server import PrefectServer
 from jianyi.runtime.sms_sink import SmsSink
 from jianyi.runtime.smtp_sink import SmtpSink
 
+# Files a process of the system creates are its owner's alone: the database, the logs, the mail and
+# SMS sinks hold proposers' personal data and check codes.
+PRIVATE_UMASK = 0o077
+
+
+def private(path: Path) -> None:
+    """Make an existing file or directory its owner's alone (a data directory from before)."""
+    if path.exists():
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
 
 class System:
     def __init__(
@@ -76,24 +86,39 @@ class System:
 
     def start_services(self) -> None:
         """SMTP and SMS sinks and Prefect server: the real components the processes talk to."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.secure_home()
         self.sink.start()
         self.sms.start()
         if self.prefect is not None:
             self.prefect.start()
             self.prefect_api_url = self.prefect.api_url
 
+    def secure_home(self) -> None:
+        """The data directory, and the database file and logs already in it, private to their owner."""
+        private(self.home)
+        for path in self.home.glob("*.log"):
+            private(path)
+        if self.database_url.startswith("sqlite:///"):
+            database = Path(self.database_url.removeprefix("sqlite:///"))
+            for path in (database, *database.parent.glob(f"{database.name}-*")):  # -wal, -shm
+                private(path)
+
     def spawn(
         self, command: str, log_name: str, env: Mapping[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
-        """``python -m jianyi COMMAND`` with this system's environment (plus ``env``), logging to a file."""
-        log = open(self.home / log_name, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        """``python -m jianyi COMMAND`` with this system's environment (plus ``env``), logging to a
+        file; the child creates files private to their owner."""
+        fd = os.open(self.home / log_name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log = os.fdopen(fd, "ab")
+        private(self.home / log_name)
         return subprocess.Popen(
             [sys.executable, "-m", "jianyi", command],
             env={**os.environ, **self.env(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            umask=PRIVATE_UMASK,
         )
 
     def start_api(self, timeout: float = 60) -> None:

@@ -5,27 +5,30 @@ compared with its record: the deadline it was given, and the ``step_timers`` led
 A rung *would have fired* when its replayed instant falls before the step stopped being open; it
 *did fire* when its ledger row is ``fired``. The replay is first-order: it does not re-run the flow,
 so a supervision order or an escalation that would (not) have followed is not invented or removed.
+A step whose clock was paused or whose goal was extended is replayed along its recorded pauses,
+resumes and extensions: under the rules in force it replays to its record.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from datetime import datetime, timedelta
-from typing import Literal
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from jianyi.models import Proposer, Step, StepTimer, Suggestion, Unit
+from jianyi.models import AuditEntry, Proposer, Step, StepTimer, Suggestion, Unit
 from jianyi.models.base import utcnow
 from jianyi.models.enums import StepKind, StepState
 from jianyi.models.step_timer import TimerState
-from jianyi.rules.calendar import Deadline, WorkingCalendar
+from jianyi.rules.calendar import WorkingCalendar
 from jianyi.rules.schema import RuleSet
 from jianyi.rules.schema_ladders import SupervisionOrderAction
 from jianyi.services import deadlines
+from jianyi.services.clocks import PAUSED, RESUMED
 
 Bucket = Literal["would_fire", "would_not_fire", "moved", "deadline"]
 BUCKETS: tuple[Bucket, ...] = ("would_fire", "would_not_fire", "moved", "deadline")
@@ -101,6 +104,48 @@ def _origin_id(step: Step) -> int | None:
     return int(tail) if step.key.startswith(_ORDER_KEY) and tail.isdigit() else None
 
 
+@dataclass(frozen=True, order=True)
+class _Event:
+    """Something that moved a step's clock: a pause, a resume (with the working days it stood
+    still) or an approved extension (with the days granted)."""
+
+    at: datetime
+    paused: bool = False
+    resumed: bool = False
+    working_days: int = 0
+
+
+def _instant(detail: dict[str, Any], key: str, fallback: datetime) -> datetime:
+    value = detail.get(key)
+    return datetime.fromisoformat(value) if isinstance(value, str) else fallback
+
+
+def _clock_events(session: Session, opened: Select[int]) -> dict[int, list[_Event]]:
+    """The pauses, resumes and extensions of the steps opened in the window, in time order (the
+    audit: clocks.PAUSED, clock.resumed, deadlines.EXTENDED)."""
+    events: dict[int, list[_Event]] = {}
+    rows = session.execute(
+        select(AuditEntry.step_id, AuditEntry.action, AuditEntry.at, AuditEntry.detail).where(
+            AuditEntry.step_id.in_(opened),
+            AuditEntry.action.in_((PAUSED, RESUMED, deadlines.EXTENDED)),
+        )
+    )
+    for step_id, action, logged, detail in rows:
+        at = _instant(detail, "at", _aware(logged))
+        if action == PAUSED:
+            event = _Event(at, paused=True)
+        elif action == RESUMED:
+            event = _Event(at, resumed=True, working_days=int(detail.get("working_days_paused", 0)))
+        else:
+            event = _Event(at, working_days=int(detail.get("working_days", 0)))
+        events.setdefault(step_id, []).append(event)
+    return {step_id: sorted(found) for step_id, found in events.items()}
+
+
+def _aware(instant: datetime) -> datetime:
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+
+
 class _Replay:
     """The comparison of one window: holds the bulk-loaded rows and collects the differences."""
 
@@ -130,6 +175,7 @@ class _Replay:
         self.timers: dict[int, list[StepTimer]] = {}
         for timer in self.session.scalars(select(StepTimer).where(StepTimer.step_id.in_(opened))):
             self.timers.setdefault(timer.step_id, []).append(timer)
+        self.events = _clock_events(self.session, opened)
         origins = [i for i in map(_origin_id, steps) if i is not None]
         self.origins = (
             {t.id: t for t in self.session.scalars(select(StepTimer).where(StepTimer.id.in_(origins)))}
@@ -146,9 +192,6 @@ class _Replay:
         if order:
             origin = _origin_id(step)
             override = _order_days(self.rules, self.origins.get(origin) if origin is not None else None)
-        elif step.due_rule is None and step.due_working_days is not None:
-            # An extended goal (extend() plans with an override): keep it, replay the other ladders on it.
-            override = step.due_working_days
         plan = (
             deadlines.planned(
                 self.rules,
@@ -169,6 +212,12 @@ class _Replay:
             kind=step.kind.value,
             unit=self.codes.get(step.unit_id, "") if step.unit_id is not None else "",
         )
+        end = _closed_at(step, self.as_of)
+        events = self.events.get(step.id, [])
+        if events and plan.working_days is not None:
+            plan, would = self._timeline(step, ctx, plan, events, end)
+        else:
+            would = {(ladder, rung): when.at for ladder, rung, when in plan.timers if when.at <= end}
         replay_at = plan.deadline.at if plan.deadline is not None else None
         if (step.due_working_days, step.due_at) != (plan.working_days, replay_at):
             self.found.append(
@@ -182,15 +231,44 @@ class _Replay:
                 )
             )
         if not order:  # an order's own rungs are whatever ladders watch orders: compared on its deadline
-            self._rungs(step, plan.timers, base)
+            self._rungs(step, would, end, base)
 
-    def _rungs(self, step: Step, planned: Iterable[tuple[str, int, Deadline]], base: Difference) -> None:
-        end = _closed_at(step, self.as_of)
-        replayed = {(ladder, rung): when.at for ladder, rung, when in planned}
+    def _timeline(
+        self, step: Step, ctx: dict[str, Any], plan: deadlines.Planned, events: list[_Event], end: datetime
+    ) -> tuple[deadlines.Planned, dict[tuple[str, int], datetime]]:
+        """Replay a step whose clock was paused or whose goal was extended, as it happened: rungs
+        fire on the goal in force at the time, none while paused; a pause adds the working days it
+        stood still and an extension the days granted, and the rungs not yet fired are laid again."""
+        goal = plan.working_days
+        assert goal is not None
+        pending = {(ladder, rung): when.at for ladder, rung, when in plan.timers}
+        fired: dict[tuple[str, int], datetime] = {}
+        running = True
+        for event in events:
+            if event.at > end:
+                break
+            if running:
+                fired.update({key: at for key, at in pending.items() if key not in fired and at <= event.at})
+            if event.paused:
+                running = False
+                continue
+            goal += event.working_days
+            plan = deadlines.planned(
+                self.rules, self.calendar, kind=step.kind, start=step.created_at, ctx=ctx, working_days=goal
+            )
+            pending = {(ladder, rung): when.at for ladder, rung, when in plan.timers}
+            running = running or event.resumed
+        if running:
+            fired.update({key: at for key, at in pending.items() if key not in fired and at <= end})
+        return plan, fired
+
+    def _rungs(
+        self, step: Step, replayed: dict[tuple[str, int], datetime], end: datetime, base: Difference
+    ) -> None:
         ledger = {(t.ladder, t.rung): t for t in self.timers.get(step.id, [])}
         for key in sorted(replayed.keys() | ledger.keys()):
             at, timer = replayed.get(key), ledger.get(key)
-            would = at is not None and at <= end
+            would = at is not None
             did = (
                 timer is not None
                 and timer.state is TimerState.fired

@@ -9,7 +9,9 @@
 Each is one SQL statement over indexed columns (the migration 0006 adds what they need), besides
 looking up the caller's office and any unit code given, so the board answers in milliseconds with
 hundreds of thousands of suggestions (``bench/figures/board.py``). A step whose clock is
-paused for the proposer is not late: its deadline stands still until the clock runs again.
+paused for the proposer is not late: its deadline stands still until the clock runs again. A
+late step cannot pause (services/clocks.py), so a late step stays on the board; the migration 0009
+set the clocks of steps paused late before that running again.
 
 Who sees what: administrators and the city office (office or supervisor) the whole network, a
 district office its own suggestions; departments, leaders and proposers are refused.

@@ -25,6 +25,7 @@ from jianyi.errors import (
     field_errors,
 )
 from jianyi.models import Communication, PlannedCommunication, Proposer, Suggestion, Unit
+from jianyi.models.contact import Prose
 from jianyi.models.enums import (
     COMMUNICATION_LABELS,
     CommunicationKind,
@@ -48,7 +49,7 @@ class CommunicationLog(BaseModel):
 
     kind: CommunicationKind
     method: ContactMethod
-    summary: str = Field(min_length=1, max_length=4000)
+    summary: Prose = Field(min_length=1, max_length=4000)  # no control characters: officials read it
     at: datetime | None = None  # when it was held; default: now
 
 
@@ -86,8 +87,21 @@ def view(
         done_at=plan.done_at,
         delivery=sent_state(session, plan),
         note=plan.note,
-        text=plan.body_text if with_text else None,
+        text=_to_hold(session, plan) if with_text else None,
     )
+
+
+def _to_hold(session: Session, plan: PlannedCommunication) -> str | None:
+    """A call's or a letter's text, headed with where it goes: the office dials or posts it."""
+    proposer = session.get(Proposer, plan.proposer_id) if plan.proposer_id is not None else None
+    if proposer is None or plan.channel not in _HEADED:
+        return plan.body_text
+    head = (
+        f"收信人：{proposer.name or '建议人'}\n通信地址：{proposer.address or NO_ADDRESS}"
+        if plan.channel == "letter"
+        else f"建议人：{proposer.name or '建议人'}\n电话：{proposer.phone or NO_PHONE}"
+    )
+    return f"{head}\n\n{plan.body_text}" if plan.body_text else head
 
 
 def of_suggestion(session: Session, suggestion_id: int, *, now: datetime) -> list[PlannedCommunicationView]:
@@ -275,3 +289,6 @@ def remind_overdue(session: Session, *, now: datetime, limit: int = 500) -> list
 
 
 _CHANNEL_LABELS = {"phone": "电话", "meeting": "面谈", "letter": "信函", "email": "邮件", "sms": "短信"}
+_HEADED = frozenset({"letter", "phone"})
+NO_ADDRESS = "（未留通信地址：按来信信封上的地址寄出，或先与建议人联系）"
+NO_PHONE = "（未留电话：来访的，按受理记录当面或经受理站点告知）"

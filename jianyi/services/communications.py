@@ -15,6 +15,7 @@ message of their own (only their own name, never the other proposer's).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ from jianyi.models import (
 )
 from jianyi.models.base import table_of
 from jianyi.models.enums import (
+    COMMUNICATION_LABELS,
     OUTCOME_LABELS,
     CommunicationKind,
     CommunicationState,
@@ -134,6 +136,8 @@ def _trigger(
         ]
     for recipient in recipients:
         ctx = deadlines.suggestion_context(session, suggestion, proposer=recipient.proposer)
+        if recipient.suggestion is not suggestion:  # a merged duplicate's proposer wrote by their own channel
+            ctx["suggestion"]["channel"] = recipient.suggestion.channel.value
         ctx["reply"] = {"method": reply_method or ""}
         message_values = _values(session, suggestion, recipient, trigger, values)
         for rule in rules:
@@ -220,7 +224,10 @@ def _plan(
     rendered: RenderedMail | None = None
     if rule.template is not None:
         try:
-            rendered = render(rule.template, "letter" if rule.manual else rule.channel, values)  # type: ignore[arg-type]
+            if rule.manual:  # a text the office prints or reads out: `medium` tells the template so
+                rendered = render(rule.template, "letter", {**values, "medium": rule.channel})
+            else:
+                rendered = render(rule.template, rule.channel, values)  # type: ignore[arg-type]
         except (TemplateError, ValueError) as exc:
             # The rules check renders every template for its trigger, so this is a template file
             # changed under a running system: skip the message, keep the case going, say why.
@@ -262,9 +269,10 @@ def _queue(
 ) -> None:
     proposer = recipient.proposer
     channel = OutboxChannel(plan["channel"])
-    address = (proposer.email if channel is OutboxChannel.email else proposer.phone) if proposer else None
+    # An SMS goes to a mobile only: a landline cannot take one (the rules call such a proposer).
+    address = (proposer.email if channel is OutboxChannel.email else proposer.mobile) if proposer else None
     if proposer is None or proposer.anonymous or not address:
-        _skip(plan, now, f"no {'e-mail address' if channel is OutboxChannel.email else 'phone number'}")
+        _skip(plan, now, f"no {'e-mail address' if channel is OutboxChannel.email else 'mobile number'}")
         return
     message_id = queue_mail(
         session,
@@ -286,13 +294,37 @@ def _queue(
             "kind": plan["kind"],
             "method": ContactMethod(channel.value),
             "at": now,
-            "summary": rendered.subject or rendered.text[:200],
+            "summary": sent_summary(channel, plan["kind"], rendered, recipient.suggestion.check_code),
             "by_user_id": None,
             "step_id": None,
             "outbox_message_id": message_id,
         },
     )
     plan.update(outbox_message_id=message_id, communication_id=communication_id, done_at=now)
+
+
+_MEDIUM_LABELS = {OutboxChannel.email: "邮件", OutboxChannel.sms: "短信"}
+_URL = re.compile(r"https?://\S+")
+
+
+def sent_summary(
+    channel: OutboxChannel, kind: CommunicationKind, rendered: RenderedMail, check_code: str | None
+) -> str:
+    """What the case's timeline keeps of a message sent: what it was, never its secrets.
+
+    Every viewer of the case reads it (departments too), so an SMS is named, not quoted (its text
+    greets the proposer by name and carries the check code or the tracking link that holds it): e.g.
+    "短信：受理告知（含查询码）". An e-mail is its subject, unless the subject holds a secret.
+    """
+    label = f"{_MEDIUM_LABELS[channel]}：{COMMUNICATION_LABELS[kind]}"
+    subject = rendered.subject
+    if channel is OutboxChannel.email and subject and not (check_code and check_code in subject):
+        return _URL.sub("", subject).strip()[:200] or label
+    if check_code and check_code in _URL.sub("", rendered.text):
+        return f"{label}（含查询码）"
+    if _URL.search(rendered.text):
+        return f"{label}（含查询链接）"
+    return label
 
 
 def record(

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from jianyi.models import Assignment, CalendarYear, Proposer, Step, StepTimer, Suggestion, Unit
+from jianyi.models import Assignment, AuditEntry, CalendarYear, Proposer, Step, StepTimer, Suggestion, Unit
 from jianyi.models.enums import AssignmentRole, AssignmentState, StepKind, StepState, UnitKind
 from jianyi.models.step_timer import TimerState
 from jianyi.rules.calendar import Deadline, WorkingCalendar
@@ -105,6 +105,8 @@ def suggestion_context(
             "anonymous": bool(proposer and proposer.anonymous),
             "has_email": bool(proposer and proposer.email),
             "has_phone": bool(proposer and proposer.phone),
+            "has_mobile": bool(proposer and proposer.mobile),
+            "has_address": bool(proposer and proposer.address),
         },
     }
 
@@ -200,6 +202,8 @@ def _lay(
     step.due_provisional = result.deadline.provisional
     if record_rule:
         step.due_rule = result.rule_id
+    if step.paused_at is not None:
+        return  # no rung fires while the clock stands still: they are laid when it resumes
     if step.id is None:  # the timers name it
         session.flush()
     for ladder, rung, when in result.timers:
@@ -256,6 +260,21 @@ def replan_provisional(session: Session) -> int:
         # The goal the step has now (rule days, or an extended or overridden goal) is kept.
         relay(session, step=step, working_days=step.due_working_days)
     return len(steps)
+
+
+EXTENDED = "deadline.extended"  # the audit action of an approved extension, on the extended step
+
+
+def extensions_granted(session: Session, *, step_id: int) -> int:
+    """How many extensions the step was granted (the rules' ``max_count`` counts them)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.step_id == step_id, AuditEntry.action == EXTENDED)
+        )
+        or 0
+    )
 
 
 def extend(session: Session, *, step: Step, working_days: int) -> None:

@@ -25,6 +25,8 @@ from jianyi.models.schemas import IntakeResult, SuggestionIn
 from jianyi.rules.schema_comms import CommunicationEvent
 from jianyi.services import audit, auth, communications
 from jianyi.services.actors import Actor
+from jianyi.services.check_codes import new_check_code
+from jianyi.services.lifecycle import engine as lifecycle
 from jianyi.services.network import UnknownUnit, get_unit_by_code
 
 # Crockford's base32 without I, L, O, U: codes read over the phone are not misheard.
@@ -33,10 +35,6 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def new_tracking_code() -> str:
     return f"JY{utcnow():%y%m}" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
-
-
-def new_check_code() -> str:
-    return f"{secrets.randbelow(10**6):06d}"
 
 
 def handling_office(session: Session, *, unit_id: int | None) -> Unit:
@@ -95,6 +93,7 @@ def receive(
 ) -> Receipt | IntakeResult:
     """Read what storing `data` needs; the suggestion already received under its channel reference
     instead, if there is one. ``now`` is the instant of receipt (default: the present)."""
+    auth.check_may_take_in(session, actor)  # before the channel reference: a refusal learns nothing
     existing = _existing(session, data)
     if existing is not None:
         return _result(existing, created=False)
@@ -163,6 +162,7 @@ def store(session: Session, receipt: Receipt) -> IntakeResult:
         cause="intake",
         values={"check_code": suggestion.check_code},
     )
+    lifecycle.begin(session, suggestion=suggestion, now=now)  # triage opens, its clock starts at receipt
     return _result(suggestion, created=True)
 
 

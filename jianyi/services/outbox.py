@@ -14,10 +14,20 @@ from sqlalchemy import Insert, select
 from sqlalchemy.orm import Session
 
 from jianyi.db import dialect_insert
-from jianyi.models import OutboxMessage
+from jianyi.models import OutboxMessage, Suggestion
 from jianyi.models.base import table_of, utcnow
-from jianyi.models.enums import OutboxChannel, OutboxState
+from jianyi.models.enums import OutboxChannel, OutboxState, Role
+from jianyi.models.outbox_schemas import FailedMessageView
 from jianyi.rules.messages import RenderedMail
+from jianyi.services.actors import Actor
+
+# A subject is built from a suggestion's title (up to the title's own limit) and more: cut to its
+# column, or PostgreSQL refuses the row, and with it the whole transaction that queues it (a sweep).
+_SUBJECT_CHARS: int = OutboxMessage.__table__.c.subject.type.length  # type: ignore[attr-defined]
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _by_key(session: Session, dedupe_key: str) -> int | None:
@@ -85,7 +95,7 @@ def mail_row(
         "kind": kind,
         "channel": channel,
         "to_addr": to_addr.strip(),
-        "subject": mail.subject,
+        "subject": _fit(mail.subject, _SUBJECT_CHARS),
         "body_text": mail.text,
         "body_html": mail.html,
         "state": OutboxState.pending,
@@ -104,3 +114,37 @@ def queue_mails(session: Session, rows: list[dict[str, object]]) -> None:
             index_elements=[OutboxMessage.dedupe_key]
         )
         session.execute(statement, rows)
+
+
+def failed(session: Session, *, actor: Actor, limit: int = 500) -> list[FailedMessageView]:
+    """The messages the dispatcher gave up on, newest first: those about the suggestions the
+    caller's office handles (every one, for an admin; none for anyone else). The office then reaches
+    the proposer another way, or corrects the address."""
+    query = select(OutboxMessage, Suggestion.tracking_code).outerjoin(
+        Suggestion, Suggestion.id == OutboxMessage.suggestion_id
+    )
+    if actor.role is not Role.admin:
+        if actor.role not in (Role.office, Role.supervisor) or actor.unit_id is None:
+            return []
+        query = query.where(Suggestion.office_unit_id == actor.unit_id)
+    rows = session.execute(
+        query.where(OutboxMessage.state == OutboxState.failed)
+        .order_by(OutboxMessage.next_attempt_at.desc(), OutboxMessage.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        FailedMessageView(
+            id=message.id,
+            suggestion_id=message.suggestion_id,
+            tracking_code=tracking_code,
+            kind=message.kind,
+            channel=message.channel,
+            to_addr=message.to_addr,
+            subject=message.subject,
+            attempts=message.attempts,
+            last_error=message.last_error,
+            created_at=message.created_at,
+            failed_at=message.next_attempt_at,  # the dispatcher sets it to the time it gave up
+        )
+        for message, tracking_code in rows
+    ]

@@ -41,9 +41,9 @@ def get_step(session: Session, *, step_id: int) -> Step:
     return step
 
 
-def validate_input(session: Session, step: Step, payload: Any) -> StepInput:
+def validate_input(session: Session, step: Step, payload: Any, *, now: datetime | None = None) -> StepInput:
     """The answer as its step kind's model, checked against the database (422 naming each field)."""
-    return spec_of(step.kind).validate(session, step, payload)
+    return spec_of(step.kind).validate(session, step, payload, now=now or utcnow())
 
 
 def complete(
@@ -64,7 +64,8 @@ def complete(
                 else ""
             )
         )
-    data = validate_input(session, step, payload)
+    now = now or utcnow()
+    data = validate_input(session, step, payload, now=now)
     return _submit(session, actor=actor, step=step, input=data.model_dump(mode="json"), now=now)
 
 

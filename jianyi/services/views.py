@@ -1,13 +1,15 @@
 """Read models: what an official, a department and the public may see of a suggestion.
 
-A department sees only what is referred to it; a proposer's identity and contact details are shown
-to the handling office, and to the lead unit unless the proposer asked for confidentiality; the
-public tracking view carries no personal data and no internal notes.
+A department sees only what is referred to it, and stops seeing it when re-routed away; of a case it
+sees the inputs of its own steps and the leader's instruction, never the office's triage note or
+other units' answers. A proposer's identity and contact details are shown to the handling office,
+and to the lead unit unless the proposer asked for confidentiality; the public tracking view carries
+no personal data and no internal notes.
 """
 
 from __future__ import annotations
 
-import hmac
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -29,7 +31,7 @@ from jianyi.models.enums import (
 )
 from jianyi.models.schemas import PublicTracking, StepView, SuggestionView, TimelineEntry
 from jianyi.rules.lookup import route_rule
-from jianyi.services import communication_duties, deadlines
+from jianyi.services import check_codes, communication_duties, deadlines
 from jianyi.services.actors import Actor
 from jianyi.services.lifecycle.stages import spec_of
 
@@ -49,7 +51,21 @@ def _code(session: Session, unit_id: int | None) -> str | None:
 
 
 def _referred_units(session: Session, suggestion_id: int) -> set[int]:
-    return set(session.scalars(select(Assignment.unit_id).where(Assignment.suggestion_id == suggestion_id)))
+    """The units the suggestion is referred to; one re-routed away (withdrawn) no longer is."""
+    return set(
+        session.scalars(
+            select(Assignment.unit_id).where(
+                Assignment.suggestion_id == suggestion_id, Assignment.state != AssignmentState.withdrawn
+            )
+        )
+    )
+
+
+def _handles(actor: Actor, suggestion: Suggestion) -> bool:
+    """The administrator, or the office (handler or supervisor) that handles the suggestion."""
+    return actor.role is Role.admin or (
+        actor.role in (Role.office, Role.supervisor) and actor.unit_id == suggestion.office_unit_id
+    )
 
 
 def can_view(session: Session, actor: Actor, suggestion: Suggestion) -> bool:
@@ -68,14 +84,40 @@ def can_view(session: Session, actor: Actor, suggestion: Suggestion) -> bool:
     return False
 
 
-def _sees_proposer(session: Session, actor: Actor, suggestion: Suggestion, proposer: Proposer) -> bool:
-    if actor.role is Role.admin:
+def _sees_proposer(actor: Actor, suggestion: Suggestion, proposer: Proposer) -> bool:
+    """The handling office; and the lead unit, which consults the proposer, unless they asked for
+    confidentiality."""
+    if _handles(actor, suggestion):
         return True
-    if actor.role in (Role.office, Role.supervisor):
-        return actor.unit_id == suggestion.office_unit_id
     if actor.role is Role.department and not proposer.confidential:
         return actor.unit_id is not None and actor.unit_id == suggestion.lead_unit_id
     return False
+
+
+# Steps whose input records a contact with the proposer (who took part, what they said).
+_ABOUT_THE_PROPOSER = frozenset(
+    {
+        StepKind.pre_report_communication,
+        StepKind.proposer_hearing,
+        StepKind.post_adoption_communication,
+        StepKind.rating,
+    }
+)
+# What is passed on to every unit the suggestion is referred to: the leader's instruction (批示).
+_PASSED_ON = frozenset({StepKind.leader_instruction})
+
+
+def sees_input(actor: Actor, step: Step, suggestion: Suggestion) -> bool:
+    """Whose eyes a step's input is for: the handling office all of it; a unit its own steps' and the
+    leader's instruction (not the triage note, not other units' answers); others viewing the case
+    (the city office over a district's item, a leader) all but the contacts with the proposer."""
+    if _handles(actor, suggestion):
+        return True
+    if actor.unit_id is not None and actor.unit_id in (step.unit_id, step.alt_unit_id):
+        return True
+    if actor.role is Role.department:
+        return step.kind in _PASSED_ON
+    return step.kind not in _ABOUT_THE_PROPOSER
 
 
 def get_suggestion(session: Session, *, suggestion_id: int) -> Suggestion:
@@ -85,9 +127,13 @@ def get_suggestion(session: Session, *, suggestion_id: int) -> Suggestion:
     return suggestion
 
 
-def step_view(session: Session, step: Step, *, with_schema: bool = False) -> StepView:
+def step_view(
+    session: Session, step: Step, *, with_schema: bool = False, viewer: Actor | None = None
+) -> StepView:
+    """A step; with a ``viewer``, its input only if it is for their eyes (``sees_input``)."""
     suggestion = session.get(Suggestion, step.suggestion_id)
     assert suggestion is not None
+    shown = viewer is None or sees_input(viewer, step, suggestion)
     return StepView(
         id=step.id,
         suggestion_id=step.suggestion_id,
@@ -107,10 +153,10 @@ def step_view(session: Session, step: Step, *, with_schema: bool = False) -> Ste
         submitted_at=step.submitted_at,
         completed_by=step.completed_by_label,
         due_provisional=step.due_provisional,
-        input=step.input,
+        input=step.input if shown else None,
         input_schema=spec_of(step.kind).input.model_json_schema() if with_schema else None,
         proposal=_triage_proposal(session, suggestion)
-        if with_schema and step.kind is StepKind.triage
+        if with_schema and shown and step.kind is StepKind.triage
         else None,
     )
 
@@ -136,13 +182,38 @@ def view_step(session: Session, *, actor: Actor, step_id: int) -> StepView:
         raise NotFound(f"step {step_id} does not exist")
     suggestion = session.get(Suggestion, step.suggestion_id)
     assert suggestion is not None
-    owes = actor.unit_id is not None and actor.unit_id in (step.unit_id, step.alt_unit_id)
+    # A unit sees a step it owes now; once re-routed away, the case's past steps are no longer its.
+    owes = (
+        actor.unit_id is not None
+        and actor.unit_id in (step.unit_id, step.alt_unit_id)
+        and step.state in (StepState.open, StepState.submitted)
+    )
     if not (owes or can_view(session, actor, suggestion)):
         raise Forbidden(f"step {step_id} is not referred to your unit")
-    return step_view(session, step, with_schema=True)
+    return step_view(session, step, with_schema=True, viewer=actor)
 
 
-def _timeline(session: Session, suggestion: Suggestion, *, public: bool) -> list[TimelineEntry]:
+def _summaries_for(session: Session, actor: Actor, suggestion: Suggestion) -> set[int] | None:
+    """Whose contacts with the proposer the actor reads what was said in: all (None) for the handling
+    office; else only those logged by the actor's unit's own steps (e.g. the lead unit's hearing)."""
+    if _handles(actor, suggestion):
+        return None
+    if actor.unit_id is None:
+        return set()
+    return set(
+        session.scalars(
+            select(Step.id).where(
+                Step.suggestion_id == suggestion.id,
+                (Step.unit_id == actor.unit_id) | (Step.alt_unit_id == actor.unit_id),
+            )
+        )
+    )
+
+
+def _timeline(
+    session: Session, suggestion: Suggestion, *, public: bool, own_steps: set[int] | None = None
+) -> list[TimelineEntry]:
+    """The case's path; a contact's summary only if it was logged by one of ``own_steps`` (None: all)."""
     entries = [
         TimelineEntry(at=e.entered_at, what=f"进入{STAGE_LABELS[e.stage]}", detail=e.stage.value)
         for e in session.scalars(select(StageEntry).where(StageEntry.suggestion_id == suggestion.id))
@@ -153,7 +224,11 @@ def _timeline(session: Session, suggestion: Suggestion, *, public: bool) -> list
                 entries.append(TimelineEntry(at=c.at, what=PUBLIC_COMMUNICATIONS[c.kind]))
         else:
             entries.append(
-                TimelineEntry(at=c.at, what=f"沟通 {c.kind.value} ({c.method.value})", detail=c.summary)
+                TimelineEntry(
+                    at=c.at,
+                    what=f"沟通 {c.kind.value} ({c.method.value})",
+                    detail=c.summary if own_steps is None or c.step_id in own_steps else None,
+                )
             )
     if not public:
         for s in session.scalars(
@@ -180,7 +255,7 @@ def suggestion_view(session: Session, *, actor: Actor, suggestion_id: int) -> Su
     proposer = session.get(Proposer, suggestion.proposer_id)
     assert proposer is not None
     proposer_view: dict[str, Any] | None = None
-    if _sees_proposer(session, actor, suggestion, proposer):
+    if _sees_proposer(actor, suggestion, proposer):
         proposer_view = {
             "kind": proposer.kind.value,
             "name": proposer.name,
@@ -232,22 +307,40 @@ def suggestion_view(session: Session, *, actor: Actor, suggestion_id: int) -> Su
         rating=suggestion.rating,
         flow_run_id=suggestion.flow_run_id,
         proposer=proposer_view,
-        open_steps=[step_view(session, s) for s in open_steps],
-        communications=communication_duties.of_suggestion(session, suggestion.id, now=utcnow()),
-        timeline=_timeline(session, suggestion, public=False),
+        open_steps=[step_view(session, s, viewer=actor) for s in open_steps],
+        # What the office owes its proposer is the office's business, not the units'.
+        communications=communication_duties.of_suggestion(session, suggestion.id, now=utcnow())
+        if actor.role is not Role.department
+        else [],
+        timeline=_timeline(
+            session, suggestion, public=False, own_steps=_summaries_for(session, actor, suggestion)
+        ),
     )
 
 
+_TRACKING_CODE = re.compile(r"[0-9A-Za-z\-]{1,32}")
+
+
 def find_tracked(session: Session, *, tracking_code: str, check_code: str) -> Suggestion:
-    """The same answer for a wrong code and a wrong check code: codes cannot be probed."""
-    suggestion = session.scalar(select(Suggestion).where(Suggestion.tracking_code == tracking_code))
-    if suggestion is None or not hmac.compare_digest(suggestion.check_code, check_code):
+    """The same answer for an unknown code, a wrong check code and a malformed one, the check
+    compared in constant time: codes cannot be probed."""
+    suggestion = (
+        session.scalar(select(Suggestion).where(Suggestion.tracking_code == tracking_code))
+        if _TRACKING_CODE.fullmatch(tracking_code)  # anything else (a NUL byte…) is not asked for
+        else None
+    )
+    if not check_codes.matches(suggestion.check_code if suggestion else None, check_code):
         raise NotFound("no suggestion with that tracking code and check code")
+    assert suggestion is not None
     return suggestion
 
 
 def public_tracking(session: Session, *, tracking_code: str, check_code: str) -> PublicTracking:
-    suggestion = find_tracked(session, tracking_code=tracking_code, check_code=check_code)
+    return tracking_of(session, find_tracked(session, tracking_code=tracking_code, check_code=check_code))
+
+
+def tracking_of(session: Session, suggestion: Suggestion) -> PublicTracking:
+    """What the proposer sees of their suggestion (proven by its codes)."""
     rating_open = session.scalar(
         select(Step.id).where(
             Step.suggestion_id == suggestion.id, Step.role == Role.proposer, Step.state == StepState.open

@@ -21,7 +21,8 @@ from jianyi.services import auth
 
 
 def _sweep(running: Running, at: str) -> None:
-    env = {**os.environ, **running.system.env()}
+    # Sweeping ahead of the real clock is an administrator's (or a city supervisor's) act.
+    env = {**os.environ, **running.system.env(), "JIANYI_TOKEN": running.users.tokens["admin"]}
     done = subprocess.run(
         [sys.executable, "-m", "jianyi", "supervision", "sweep", "--now", at],
         env=env,

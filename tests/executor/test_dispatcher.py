@@ -19,11 +19,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from jianyi.db import make_engine
-from jianyi.executor.dispatcher import OutboxDispatcher, backoff
+from jianyi.executor.dispatcher import OutboxDispatcher, _storable, backoff
+from jianyi.executor.transports import Outgoing, SmtpTransport
 from jianyi.models import Base, OutboxMessage
 from jianyi.models.base import utcnow
 from jianyi.models.enums import OutboxState
-from jianyi.rules.messages import MailContext, render_mail
+from jianyi.rules.messages import MailContext, RenderedMail, render_mail
 from jianyi.runtime.ports import free_port
 from jianyi.runtime.postgres import PostgresNotInstalled, TemporaryPostgres
 from jianyi.runtime.smtp_sink import SmtpSink
@@ -273,6 +274,110 @@ def test_a_malformed_address_fails_at_once_without_blocking_the_rest(
     assert (rows[bad].state, rows[bad].attempts) == (OutboxState.failed, 1)
     assert rows[good].state is OutboxState.sent
     assert [m["To"] for m in sink.messages] == ["proposer2@example.org"]
+
+
+def _set_address(sessions: sessionmaker[Session], outbox_id: int, to_addr: str) -> None:
+    with sessions() as session, session.begin():
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(to_addr=to_addr))
+
+
+def test_a_control_character_in_an_address_fails_that_message_alone(
+    sessions: sessionmaker[Session], sink: SmtpSink
+) -> None:
+    """aiosmtplib refuses the RCPT command with a ValueError: that message fails for good, at once."""
+    bad, good = _queue(sessions, 2)
+    _set_address(sessions, bad, "a\u0001b@example.com")
+    sink.start()
+    assert asyncio.run(_dispatcher(sessions, sink.port, FakeClock()).run_once()) == 1
+    rows = {r.id: r for r in _rows(sessions)}
+    assert (rows[bad].state, rows[bad].attempts) == (OutboxState.failed, 1)
+    assert rows[bad].last_error is not None and "prohibited control character" in rows[bad].last_error
+    assert rows[good].state is OutboxState.sent
+    assert [m["To"] for m in sink.messages] == ["proposer2@example.org"]
+
+
+def test_run_forever_outlives_a_message_that_cannot_be_sent(
+    sessions: sessionmaker[Session], sink: SmtpSink
+) -> None:
+    [bad] = _queue(sessions, 1, key="bad")
+    _set_address(sessions, bad, "a\u0001b@example.com")
+    sink.start()
+    dispatcher = OutboxDispatcher(sessionmaker=sessions, host="127.0.0.1", port=sink.port, poll_seconds=0.05)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run_forever(stop))
+        await asyncio.sleep(0.3)
+        assert not task.done()
+        await asyncio.to_thread(_queue, sessions, 2)  # queued after the bad one was tried
+        await asyncio.to_thread(sink.wait_for, 2, 10.0)
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+
+    asyncio.run(scenario())
+    assert [r.state for r in _rows(sessions)] == [OutboxState.failed, OutboxState.sent, OutboxState.sent]
+
+
+def test_an_error_quoting_its_row_is_stored_as_text_any_database_takes() -> None:
+    assert _storable("bad: a\x00b\ud800@例.org") == "bad: a\\x00b\\ud800@例.org"
+
+
+def test_an_unexpected_error_is_retried_then_fails_after_the_configured_attempts(
+    sessions: sessionmaker[Session], sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only SMTP and socket errors: any error of one message is that message's, with backoff."""
+    bad, good = _queue(sessions, 2)
+    send = SmtpTransport.send
+
+    async def flaky(self: SmtpTransport, message: Outgoing, now: datetime) -> None:
+        if message.id == bad:
+            raise RuntimeError("a transport bug")
+        await send(self, message, now)
+
+    monkeypatch.setattr(SmtpTransport, "send", flaky)
+    sink.start()
+    clock = FakeClock()
+    dispatcher = _dispatcher(sessions, sink.port, clock, max_attempts=2)
+    assert asyncio.run(dispatcher.run_once()) == 1
+    rows = {r.id: r for r in _rows(sessions)}
+    assert (rows[bad].state, rows[bad].attempts) == (OutboxState.pending, 1)
+    assert rows[bad].next_attempt_at == clock.now + timedelta(seconds=2)
+    assert rows[good].state is OutboxState.sent
+    clock.advance(2)
+    assert asyncio.run(dispatcher.run_once()) == 0
+    [row] = [r for r in _rows(sessions) if r.id == bad]
+    assert (row.state, row.attempts, row.last_error) == (
+        OutboxState.failed,
+        2,
+        "RuntimeError: a transport bug",
+    )
+
+
+def test_a_subject_longer_than_its_column_is_cut_and_sent(any_db_url: str, sink: SmtpSink) -> None:
+    """A notice's subject carries a 300-character title and more: PostgreSQL refused the row, and with
+    it the whole sweep that queued it, at every sweep."""
+    engine = make_engine(any_db_url)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    try:
+        with sessions() as session, session.begin():
+            mail = RenderedMail(
+                subject="督办通知：" + "题" * 300 + "（SH20260001）", text="正文", html="<p>正文</p>"
+            )
+            queue_mail(
+                session,
+                dedupe_key="notice:1",
+                suggestion_id=None,
+                kind="notice",
+                to_addr="a@b.org",
+                mail=mail,
+            )
+        sink.start()
+        assert asyncio.run(_dispatcher(sessions, sink.port, FakeClock()).run_once()) == 1
+        [row] = _rows(sessions)
+    finally:
+        engine.dispose()
+    assert len(row.subject) == 300 and row.subject.endswith("…")
+    assert sink.messages[0]["Subject"] == row.subject
 
 
 def test_a_crashed_dispatchers_claim_expires_and_the_message_is_sent_once(

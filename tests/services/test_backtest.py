@@ -157,3 +157,34 @@ def test_the_command(history: list[int], cli_on: None, tmp_path: Path) -> None:
     refused = CliRunner().invoke(app, [*base[:4], "--since", "2026-11-01"])
     assert refused.exit_code == 7
     assert "escalation.yaml" in refused.output
+
+
+def test_extended_and_paused_steps_replay_to_no_difference(
+    sessions: sessionmaker[Session], users: Any
+) -> None:
+    """Under the rules in force, a step whose goal was extended or whose clock stood still replays
+    to its record: rungs on the goal in force at the time, none while paused."""
+    from jianyi.services import clocks
+
+    clock = Clock(sessions, users)
+    extended, paused = clock.submit(MONDAY), clock.submit(MONDAY)
+    for suggestion_id in (extended, paused):
+        clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    clock.sweep(SWEEPS[0])  # Thu 11-12: each opinion's #1 (Wed 11-11) fires on the 15-WD goal
+    request = {"working_days": 5, "reasons": "需开展客流调查"}
+    clock.complete(extended, StepKind.extension_request, "transport", request, SWEEPS[0])
+    clock.complete(extended, StepKind.extension_decision, "huangpu", {"approved": True}, SWEEPS[0])
+    opinion = clock.step(paused, StepKind.opinion)
+    with sessions() as session:
+        transport = clock.actors["transport"]
+        clocks.pause(session, actor=transport, step_id=opinion.id, reason="等待补充材料", now=SWEEPS[0])
+        clocks.resume(
+            session, actor=transport, step_id=opinion.id, now=datetime(2026, 11, 16, 2, 0, tzinfo=UTC)
+        )
+        session.commit()
+    for at in SWEEPS[1:]:
+        clock.sweep(at)
+    assert clock.step(extended, StepKind.opinion).due_working_days == 20
+    assert clock.step(paused, StepKind.opinion).due_working_days == 16
+    report = _run(sessions, DEFAULT_RULES_DIR)
+    assert report.differences == 0, report.examples

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from clock import Clock
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from support import triage
 
@@ -122,6 +123,42 @@ def test_a_paused_clock_is_not_late_and_one_suggestion_shows_its_deadlines(
     ]
     assert steps[2].due_at is None and opinion.overdue
     assert [s.kind for s in overdue.items] == [StepKind.objection]
+
+
+def test_a_step_paused_after_its_deadline_runs_again_and_is_late(
+    sessions: sessionmaker[Session], users: Any, cases: dict[str, int], db_url: str
+) -> None:
+    """A late step can no longer pause (clocks.pause); one paused late before that left the board
+    and its ladders: the migration 0009 sets its clock running again and its rungs pending."""
+    from alembic import command
+
+    from jianyi.migrate import make_config
+    from jianyi.models import Step, StepTimer
+    from jianyi.models.step_timer import TimerState
+    from jianyi.services import deadlines
+
+    suggestion_id = cases["researched"]
+    with sessions() as session:
+        opinion = session.scalar(
+            select(Step).where(Step.suggestion_id == suggestion_id, Step.kind == StepKind.opinion)
+        )
+        assert opinion is not None and opinion.due_at is not None
+        opinion.paused_at = opinion.due_at + timedelta(days=1)  # as clocks.pause did before
+        deadlines.moot_timers(session, step_ids=[opinion.id])
+        session.commit()
+        opinion_id = opinion.id
+        admin = users.actors["admin"]
+        hidden = board.overdue(session, actor=admin, now=LATER, unit="city-transport")
+    assert [s.kind for s in hidden.items] == [StepKind.objection]
+    command.downgrade(make_config(db_url), "0008")
+    command.upgrade(make_config(db_url), "0009")
+    with sessions() as session:
+        overdue = board.overdue(session, actor=admin, now=LATER, unit="city-transport")
+        step = session.get(Step, opinion_id)
+        timers = session.scalars(select(StepTimer.state).where(StepTimer.step_id == opinion_id)).all()
+    assert [s.kind for s in overdue.items] == [StepKind.objection, StepKind.opinion]
+    assert step is not None and step.paused_at is None and step.paused_working_days == 0
+    assert timers and set(timers) == {TimerState.pending}
 
 
 def test_departments_get_403(sessions: sessionmaker[Session], users: Any, cases: dict[str, int]) -> None:

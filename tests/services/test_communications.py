@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from support import ADOPT, MEETING, REPLY, SUGGESTION, triage
 
 from jianyi.errors import Forbidden, InvalidInput
-from jianyi.models import AuditEntry, Communication, OutboxMessage, PlannedCommunication
+from jianyi.models import AuditEntry, Communication, OutboxMessage, PlannedCommunication, Suggestion
 from jianyi.models.enums import CommunicationState, ContactMethod, OutboxChannel, Role, StepKind
 from jianyi.refusals import write as write_refusal
 from jianyi.services import auth, communication_duties
@@ -87,6 +87,34 @@ def test_acknowledgement_by_email_or_by_sms_or_not_at_all(
             select(OutboxMessage.body_text).where(OutboxMessage.suggestion_id == by_sms)
         ).one()
     assert "已受理" in text and "跟踪编号" in text and "/track/" in text
+
+
+def test_a_sent_messages_summary_says_what_it_was_never_the_check_code_nor_the_link(
+    sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    # Departments read the summaries in the case's timeline; the check code is the proposer's secret.
+    suggestion_id = clock.submit(MONDAY, data={**_proposer(phone="13800000002"), "channel_ref": "summary"})
+    clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    clock.complete(suggestion_id, StepKind.opinion, "transport", ADOPT, MONDAY)
+    clock.complete(suggestion_id, StepKind.review, "huangpu", {"action": "accept"}, MONDAY)
+    replied = {"method": "phone", "text": "已电话答复"}
+    clock.complete(suggestion_id, StepKind.reply, "huangpu", replied, MONDAY)
+    with sessions() as session:
+        check_code = session.get_one(Suggestion, suggestion_id).check_code
+        sent = session.execute(
+            select(Communication.kind, Communication.summary, OutboxMessage.body_text)
+            .join(OutboxMessage, OutboxMessage.id == Communication.outbox_message_id)
+            .where(Communication.suggestion_id == suggestion_id)
+            .order_by(Communication.id)
+        ).all()
+    assert [(kind.value, summary) for kind, summary, _ in sent] == [
+        ("acknowledgement", "短信：受理告知（含查询码）"),
+        ("rating_request", "短信：满意度评价邀请（含查询链接）"),
+    ]
+    for _, summary, text in sent:
+        assert check_code not in summary and "张三" not in summary and "/track/" not in summary
+        assert f"check={check_code}" in text  # the message itself still carries it
+    assert f"查询码{check_code}" in sent[0][2]
 
 
 def test_manual_communications_wait_for_their_step_and_a_reply_by_phone_brings_an_sms(
@@ -175,7 +203,10 @@ def test_a_commendation_is_mailed_and_its_letter_awaits_the_office_until_logged(
         assert [p.rule_id for p in owed] == ["commendation-letter"]
         assert communication_duties.outstanding(session, actor=users.actors["transport"], now=MONDAY) == []
         shown = communication_duties.get(session, actor=huangpu, planned_id=letter.id, now=MONDAY)
-        assert shown.text == letter.body_text
+        # Headed with where it goes, for the office that posts it.
+        assert (
+            shown.text == f"收信人：张三\n通信地址：{communication_duties.NO_ADDRESS}\n\n{letter.body_text}"
+        )
         with pytest.raises(Forbidden):
             communication_duties.get(session, actor=users.actors["office"], planned_id=letter.id, now=MONDAY)
 
@@ -198,6 +229,7 @@ def test_a_log_by_another_unit_or_with_a_bad_field_is_refused_recorded_and_chang
         (users.actors["transport"], good, Forbidden, None),
         (users.actors["huangpu"], {**good, "methd": "letter"}, InvalidInput, "methd"),
         (users.actors["huangpu"], {**good, "kind": "thanks"}, InvalidInput, "kind"),
+        (users.actors["huangpu"], {**good, "summary": "已寄出\u001b[2J"}, InvalidInput, "summary"),
     ):
         with sessions() as session, pytest.raises(error) as refused:
             communication_duties.log_or_refuse(
@@ -218,7 +250,7 @@ def test_a_log_by_another_unit_or_with_a_bad_field_is_refused_recorded_and_chang
         refusals = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "communication.refused")
         ).all()
-        assert len(refusals) == 3 and all(r.suggestion_id == suggestion_id for r in refusals)
+        assert len(refusals) == 4 and all(r.suggestion_id == suggestion_id for r in refusals)
 
 
 def test_an_overdue_communication_reminds_the_office_once(

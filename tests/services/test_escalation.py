@@ -312,3 +312,71 @@ def test_the_rules_lapse_together_only_the_windows_still_open(
         ).all()
         assert audited == [open_id]
     assert {t.state for t in clock.timers(open_id)} == {TimerState.moot}
+
+
+def test_an_extension_is_only_what_the_rules_allow(clock: Clock) -> None:
+    from jianyi.errors import InvalidInput
+
+    suggestion_id = clock.submit(MONDAY)
+    clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    before = clock.step(suggestion_id, StepKind.opinion)
+    assert before.due_at is not None
+    request = {"working_days": 30, "reasons": "需调研"}
+    with pytest.raises(InvalidInput) as too_long:  # the rules: at most 15 WD
+        clock.complete(suggestion_id, StepKind.extension_request, "transport", request, MONDAY)
+    assert too_long.value.detail == [
+        {"field": "working_days", "message": "at most 15 working days (extension rule opinion-extension)"}
+    ]
+    late = before.due_at + timedelta(minutes=1)
+    with pytest.raises(InvalidInput) as after_due:  # asked before the deadline, or not at all
+        clock.complete(
+            suggestion_id, StepKind.extension_request, "transport", {**request, "working_days": 5}, late
+        )
+    assert "ask before it" in after_due.value.detail[0]["message"]
+    clock.complete(
+        suggestion_id, StepKind.extension_request, "transport", {**request, "working_days": 10}, MONDAY
+    )
+    with pytest.raises(InvalidInput) as more:  # the office grants at most what was asked
+        clock.complete(
+            suggestion_id,
+            StepKind.extension_decision,
+            "huangpu",
+            {"approved": True, "working_days": 12},
+            MONDAY,
+        )
+    assert more.value.detail[0]["message"] == "the unit asked for 10 working days: grant at most that"
+    clock.complete(suggestion_id, StepKind.extension_decision, "huangpu", {"approved": True}, MONDAY)
+    assert clock.step(suggestion_id, StepKind.opinion).due_working_days == 25
+
+
+def test_a_clock_pauses_before_its_deadline_and_as_often_as_the_rules_say(
+    clock: Clock, sessions: sessionmaker[Session]
+) -> None:
+    from jianyi.errors import Conflict
+    from jianyi.services import clocks
+
+    suggestion_id = clock.submit(MONDAY)
+    clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    opinion = clock.step(suggestion_id, StepKind.opinion)
+    assert opinion.due_at is not None
+    transport = clock.actors["transport"]
+    with sessions() as session, pytest.raises(Conflict) as late:
+        clocks.pause(
+            session,
+            actor=transport,
+            step_id=opinion.id,
+            reason="等待",
+            now=opinion.due_at + timedelta(hours=1),
+        )
+    assert "can no longer pause" in str(late.value)
+    with sessions() as session:
+        clocks.pause(
+            session, actor=transport, step_id=opinion.id, reason="等待", now=MONDAY + timedelta(days=1)
+        )
+        clocks.resume(session, actor=transport, step_id=opinion.id, now=MONDAY + timedelta(days=2))
+        session.commit()
+    with sessions() as session, pytest.raises(Conflict) as again:  # max_pauses: 1 by default
+        clocks.pause(
+            session, actor=transport, step_id=opinion.id, reason="再等", now=MONDAY + timedelta(days=3)
+        )
+    assert "as many as rule opinion-general allows" in str(again.value)

@@ -6,10 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Query
 
-from jianyi.api.deps import CurrentActor, SessionDep
+from jianyi.api.deps import CurrentActor, RecordId, SessionDep
+from jianyi.api.errors import documented
+from jianyi.api.openapi import BODY, COMMUNICATION_LOG
 from jianyi.models.base import utcnow
+from jianyi.models.outbox_schemas import FailedMessageView
 from jianyi.models.schemas import CommunicationLogged, PlannedCommunicationView
-from jianyi.services import communication_duties
+from jianyi.services import communication_duties, outbox
 
 router = APIRouter(tags=["communications"])
 
@@ -26,15 +29,27 @@ def list_owed(
     return [communication_duties.view(session, p, now=now) for p in plans]
 
 
+@router.get("/api/communications/failed", response_model=list[FailedMessageView])
+def list_failed(session: SessionDep, actor: CurrentActor) -> list[FailedMessageView]:
+    """Messages to your office's proposers that could not be delivered (the dispatcher gave up: a
+    refused or malformed address, or every attempt failed), with the reason, newest first."""
+    return outbox.failed(session, actor=actor)
+
+
 @router.get("/api/communications/{planned_id}", response_model=PlannedCommunicationView)
-def get_one(planned_id: int, session: SessionDep, actor: CurrentActor) -> PlannedCommunicationView:
+def get_one(planned_id: RecordId, session: SessionDep, actor: CurrentActor) -> PlannedCommunicationView:
     """One planned communication, with the text of a letter to print."""
     return communication_duties.get(session, actor=actor, planned_id=planned_id, now=utcnow())
 
 
-@router.post("/api/suggestions/{suggestion_id}/communications", response_model=CommunicationLogged)
+@router.post(
+    "/api/suggestions/{suggestion_id}/communications",
+    response_model=CommunicationLogged,
+    responses=documented(409),
+    openapi_extra={BODY: COMMUNICATION_LOG},
+)
 def log_communication(
-    suggestion_id: int, session: SessionDep, actor: CurrentActor, payload: dict[str, Any] = Body(...)
+    suggestion_id: RecordId, session: SessionDep, actor: CurrentActor, payload: dict[str, Any] = Body(...)
 ) -> CommunicationLogged:
     """Log a call, meeting or letter with the proposer: {kind, method, summary, at?}. It settles what
     was awaited of that kind; 422 names each bad field, 403 unless your office handles the suggestion."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from jianyi.api.deps import BearerToken, CurrentActor, SessionDep
+from jianyi.api.deps import BearerToken, CurrentActor, RecordId, SessionDep
 from jianyi.db import read_scope, session_scope, writer_turn
 from jianyi.models.schemas import IntakeResult, SuggestionIn, SuggestionView
 from jianyi.services import intake, views
@@ -34,6 +34,6 @@ def _accept(data: SuggestionIn, token: str | None) -> IntakeResult:
 
 
 @router.get("/{suggestion_id}", response_model=SuggestionView)
-def get_suggestion(suggestion_id: int, session: SessionDep, actor: CurrentActor) -> SuggestionView:
+def get_suggestion(suggestion_id: RecordId, session: SessionDep, actor: CurrentActor) -> SuggestionView:
     """Stage, outcome, open steps, timeline and the Prefect flow run id."""
     return views.suggestion_view(session, actor=actor, suggestion_id=suggestion_id)

@@ -4,7 +4,7 @@ The periodic reports (周汇总, 月通报, 季督查, 半年报告, 年度总�
 report, its figures frozen as JSON. An outbox mail may carry attachments (a report's PDF).
 
 Revision ID: 0010
-Revises: 0006 (the lead renumbers at merge: 0007-0009 come from another branch)
+Revises: 0009
 Create Date: 2026-12-06 11:30:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@ period; lead opinions given in a period. ``steps.missed_due_at`` keeps the deadl
 paused, so that the resume (which moves due_at) does not make it on time.
 
 Revision ID: 0011
-Revises: 0010 (other worktrees renumber at merge)
+Revises: 0010
 Create Date: 2026-12-06 11:40:00
 """
 

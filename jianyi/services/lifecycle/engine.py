@@ -53,7 +53,13 @@ class WaitPoint(BaseModel):
         return f"{STAGE_LABELS[self.stage]} {self.stage.value}: " + ", ".join(k.value for k in self.kinds)
 
 
-__all__ = ["AwaitedStep", "CaseInvariantError", "WaitPoint", "advance", "describe_attempt"]
+__all__ = ["AwaitedStep", "CaseInvariantError", "WaitPoint", "advance", "begin", "describe_attempt"]
+
+
+def begin(session: Session, *, suggestion: Suggestion, now: datetime) -> None:
+    """Intake's part of the lifecycle, in the intake's transaction: the triage step opens, and its
+    clock starts at receipt, whenever the flow run's first attempt comes (Prefect may be down)."""
+    stages.begin(Case(session=session, suggestion=suggestion, now=now))
 
 
 def advance(session: Session, *, suggestion_id: int, now: datetime | None = None) -> WaitPoint | None:
@@ -68,7 +74,7 @@ def advance(session: Session, *, suggestion_id: int, now: datetime | None = None
     case = Case(session=session, suggestion=suggestion, now=now or utcnow())
     if suggestion.outcome is not None:
         return None
-    if not case.has_steps():  # the first attempt
+    if not case.has_steps():  # stored before intake opened the triage step (``begin``)
         stages.begin(case)
 
     for step in case.steps(states=[StepState.submitted]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -40,18 +41,19 @@ class StepSpec(Generic[InputT]):
     input: type[InputT]
     owed_by: Role
     on_complete: Callable[[Case, Step, InputT], None]
-    check: Callable[[Session, Step, InputT], list[FieldError]] | None = None
+    # What needs the database (and the instant of submission: an extension asked before the deadline).
+    check: Callable[[Session, Step, InputT, datetime], list[FieldError]] | None = None
     on_lapse: Callable[[Case, Step], None] | None = None
     optional: bool = False  # a window its unit may leave unused (an objection, an extension request)
     office_may_lapse: bool = False  # the handling office may close it unanswered by hand (a rating)
 
-    def validate(self, session: Session, step: Step, payload: Any) -> InputT:
+    def validate(self, session: Session, step: Step, payload: Any, *, now: datetime) -> InputT:
         """The answer as its model, or ``InvalidInput`` (422) naming every bad field."""
         try:
             data = self.input.model_validate(payload)
         except ValidationError as exc:
             raise _invalid(step, field_errors(exc.errors())) from exc
-        errors = self.check(session, step, data) if self.check else []
+        errors = self.check(session, step, data, now) if self.check else []
         if errors:
             raise _invalid(step, errors)
         return data

@@ -55,7 +55,8 @@ from jianyi.models.step_inputs import (
     TriageInput,
 )
 from jianyi.rules.schema_comms import CommunicationEvent
-from jianyi.services import communications, deadlines, step_checks
+from jianyi.services import audit, communications, deadlines, step_checks
+from jianyi.services.actors import FLOW
 from jianyi.services.lifecycle import records
 from jianyi.services.lifecycle.case import Case
 from jianyi.services.lifecycle.specs import StepSpec, step_key
@@ -113,7 +114,8 @@ def _cause(step: Step) -> str:
 
 
 def begin(case: Case) -> None:
-    """A new suggestion: the office triages it."""
+    """A new suggestion: the office triages it. Intake calls this (``engine.begin``) in its own
+    transaction, so the triage clock starts at receipt; opening by key makes a second call a no-op."""
     case.enter_stage(Stage.triage)
     open_step(case, StepKind.triage)
 
@@ -162,12 +164,15 @@ def leader_instruction(case: Case, step: Step, data: LeaderInstructionInput) -> 
     refer(case, lead_unit_id=case.suggestion.lead_unit_id, co_unit_ids=_co_ids(case, triage_input.co_units))
 
 
-def refer(case: Case, *, lead_unit_id: int | None, co_unit_ids: list[int]) -> None:
+def refer(case: Case, *, lead_unit_id: int | None, co_unit_ids: list[int], reroute: Step | None = None) -> None:
     """Refer to the lead unit (if given) and every co-handling unit not yet assigned; research begins.
 
     The lead unit owes its opinion, may object (5 WD) or ask for an extension once, and, after a
-    leader's instruction, hears the proposer (事中沟通). A co-unit owes its opinion and may object."""
-    case.enter_stage(Stage.referral)
+    leader's instruction, hears the proposer (事中沟通). A co-unit owes its opinion and may object.
+    A re-routing (``reroute``: the office's decision) refers within research: the referral stage is
+    not entered again, so what entering it plans (the 事前沟通 of an important item) is not planned twice."""
+    if reroute is None:
+        case.enter_stage(Stage.referral)
     active_units = {a.unit_id for a in case.assignments()}
     if lead_unit_id is not None:
         case.suggestion.lead_unit_id = lead_unit_id
@@ -183,6 +188,9 @@ def refer(case: Case, *, lead_unit_id: int | None, co_unit_ids: list[int]) -> No
         co = case.assign(unit_id, AssignmentRole.co)
         open_step(case, StepKind.co_opinion, assignment=co)
         open_step(case, StepKind.objection, assignment=co)
+    if reroute is not None:
+        case.communicate(CommunicationEvent.referred, cause=_cause(reroute))
+        return
     referrals = case.session.scalar(
         select(func.count())
         .select_from(StageEntry)
@@ -203,9 +211,13 @@ def reroute(case: Case, step: Step, data: RerouteInput) -> None:
     if not data.accept_objection or objected is None:
         return  # the routing stands; the unit goes on (its one objection is spent)
     was_lead = objected.role is AssignmentRole.lead
+    if was_lead and not data.lead_unit:
+        # Refused at submission (step_checks.reroute); one stored before that leaves the routing as
+        # it stands rather than withdraw the lead and wait on nobody.
+        return
     case.withdraw(objected, reason="objection accepted")
     new_lead = _unit_id(case, data.lead_unit) if (was_lead and data.lead_unit) else None
-    refer(case, lead_unit_id=new_lead, co_unit_ids=_co_ids(case, data.co_units or []))
+    refer(case, lead_unit_id=new_lead, co_unit_ids=_co_ids(case, data.co_units or []), reroute=step)
 
 
 def proposer_hearing(case: Case, step: Step, data: ProposerHearingInput) -> None:
@@ -235,10 +247,19 @@ def extension_decision(case: Case, step: Step, data: ExtensionDecisionInput) -> 
     if not data.approved or lead is None or request is None:
         return
     granted = data.working_days or ExtensionRequestInput.model_validate(request.input).working_days
-    lead.extension_days += granted
     pending = case.latest(StepKind.opinion, assignment_id=lead.id)
     if pending is not None and pending.state is StepState.open:
+        # Checked against the rules' extension limits when the request and the decision were given.
+        lead.extension_days += granted
         deadlines.extend(case.session, step=pending, working_days=granted)
+        audit.record(
+            case.session,
+            actor=FLOW,
+            action=deadlines.EXTENDED,
+            suggestion_id=case.id,
+            step_id=pending.id,
+            detail={"working_days": granted, "decision_step_id": step.id, "at": case.now.isoformat()},
+        )
 
 
 def settle(case: Case) -> None:
@@ -406,8 +427,12 @@ SPECS: dict[StepKind, StepSpec[Any]] = {
     K.proposer_hearing: StepSpec("事中沟通", ProposerHearingInput, unit, proposer_hearing),
     K.co_opinion: StepSpec("协办意见", CoOpinionInput, unit, co_opinion),
     K.opinion: StepSpec("办理意见", OpinionInput, unit, opinion),
-    K.extension_request: StepSpec("延期申请", ExtensionRequestInput, unit, extension_request, optional=True),
-    K.extension_decision: StepSpec("延期审批", ExtensionDecisionInput, office, extension_decision),
+    K.extension_request: StepSpec(
+        "延期申请", ExtensionRequestInput, unit, extension_request, check=step_checks.extension_request, optional=True
+    ),
+    K.extension_decision: StepSpec(
+        "延期审批", ExtensionDecisionInput, office, extension_decision, check=step_checks.extension_decision
+    ),
     K.review: StepSpec("审核办理意见", ReviewInput, office, review, check=step_checks.review),
     K.supervision_order: StepSpec("督办单", SupervisionOrderInput, unit, supervision_order),
     K.reply: StepSpec("答复建议人", ReplyInput, office, reply),
