@@ -9,6 +9,7 @@ and a rolled-back sweep leaves it pending for the next. Time is a parameter, so 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from jianyi.services.lifecycle import case as lifecycle_case
 from jianyi.services.lifecycle.specs import step_key
 
 RULES = Actor(label="rules")
+log = logging.getLogger("jianyi.escalation")
 
 
 @dataclass
@@ -132,7 +134,7 @@ def sweep(session: Session, *, now: datetime, limit: int = 500) -> list[Fired]:
     if not claimed:
         return []
     batch, timers = _Batch.load(session, claimed)
-    fired = [_fire(session, batch, timer, now=now) for timer in timers]
+    fired = [_fire_alone(session, batch, timer, now=now) for timer in timers]
     lapsed = steps.lapse_for_rules(session, actor=RULES, step_ids=batch.lapses, now=now)
     for item in fired:
         for action in item.actions:
@@ -157,6 +159,29 @@ def sweep(session: Session, *, now: datetime, limit: int = 500) -> list[Fired]:
             },
         )
     return fired
+
+
+def _fire_alone(session: Session, batch: _Batch, timer: StepTimer, *, now: datetime) -> Fired:
+    """Fire one rung in a savepoint of its own: a rung that cannot act (a notice that will not render
+    or store, a rule that no longer fits its step) is recorded as fired with its error, and the sweep
+    goes on; left pending, it would fail every later sweep with it."""
+    mails, lapses = len(batch.mails), len(batch.lapses)
+    try:
+        with session.begin_nested():
+            return _fire(session, batch, timer, now=now)
+    except Exception as exc:  # one rung's failure, whatever it is, must not stop the others
+        del batch.mails[mails:], batch.lapses[lapses:]
+        log.exception("rung %s/%s of timer %s failed", timer.ladder, timer.rung, timer.id)
+        return Fired(
+            timer_id=timer.id,
+            suggestion_id=timer.suggestion_id,
+            flow_run_id=None,
+            tracking_code="",
+            step_id=timer.step_id,
+            ladder=timer.ladder,
+            rung=timer.rung,
+            actions=[{"type": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}],
+        )
 
 
 def _fire(session: Session, batch: _Batch, timer: StepTimer, *, now: datetime) -> Fired:

@@ -380,3 +380,35 @@ def test_a_clock_pauses_before_its_deadline_and_as_often_as_the_rules_say(
             session, actor=transport, step_id=opinion.id, reason="再等", now=MONDAY + timedelta(days=3)
         )
     assert "as many as rule opinion-general allows" in str(again.value)
+
+
+def test_a_rung_that_cannot_act_fails_alone_and_the_sweep_goes_on(
+    clock: Clock, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rung whose notice cannot be stored is fired with its error; the others act, and the next
+    sweep is not stuck behind it."""
+    broken, fine = clock.submit(MONDAY), clock.submit(MONDAY)
+    for suggestion_id in (broken, fine):
+        clock.complete(suggestion_id, StepKind.triage, "huangpu", triage(), MONDAY)
+    send = escalation.official_mail.send
+
+    def send_or_fail(session: Session, **kwargs: Any) -> int:
+        if kwargs["suggestion"].id == broken:
+            raise ValueError("Command arg contains a prohibited control character")
+        return send(session, **kwargs)
+
+    monkeypatch.setattr(escalation.official_mail, "send", send_or_fail)
+    first = clock.step(broken, StepKind.opinion)
+    fired = clock.sweep(first.due_at - timedelta(days=1))
+    failed = [f for f in fired if f.suggestion_id == broken and f.actions[0]["type"] == "failed"]
+    acted = [f for f in fired if f.suggestion_id == fine and f.actions and f.actions[0]["type"] == "remind"]
+    assert failed and "prohibited control character" in failed[0].actions[0]["error"]
+    assert acted and acted[0].actions[0]["sent"] >= 1
+    with sessions() as session:
+        [recorded] = [
+            a.detail
+            for a in session.scalars(select(AuditEntry).where(AuditEntry.action == "supervision.fired"))
+            if a.suggestion_id == broken and a.detail["actions"][0]["type"] == "failed"
+        ][:1]
+        assert recorded["ladder"] == failed[0].ladder
+    assert clock.sweep(first.due_at - timedelta(days=1)) == []  # nothing left pending behind it
