@@ -20,14 +20,17 @@ from jianyi.services.figures.export import MEDIA_TYPES, figures_file, suggestion
 
 router = APIRouter(prefix="/api", tags=["figures"])
 
-PeriodQuery = Query(..., description="2026-W49, 2026-12, 2026-Q4, 2026-H2 or 2026", examples=["2026-12"])
+PeriodQuery = Query(
+    ..., max_length=16, description="2026-W49, 2026-12, 2026-Q4, 2026-H2 or 2026", examples=["2026-12"]
+)
 ScopeQuery = Query(
     default=None,
+    max_length=200,
     description="city, office:CODE, unit:CODE, category:NAME, channel:NAME, campaign:CODE or region:CODE; "
     "default: what the caller sees (a department its unit, a district office its suggestions)",
 )
 KeyQuery = Query(
-    default=None, description="the key within the figure (a rate's numerator or rest key, a row's key)"
+    default=None, max_length=200, description="the key within the figure (a rate's numerator or rest key, a row's key)"
 )
 Format = Literal["csv", "xlsx"]
 
@@ -77,7 +80,7 @@ def figure_suggestions(
     period: str = PeriodQuery,
     scope: str | None = ScopeQuery,
     key: str | None = KeyQuery,
-    limit: int | None = Query(default=None, ge=1, description="at most this many rows"),
+    limit: int | None = Query(default=None, ge=1, le=100_000, description="at most this many rows"),
 ) -> list[SuggestionRow]:
     """The suggestions behind one number (one row per item counted)."""
     return drilldown(

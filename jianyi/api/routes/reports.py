@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
-from jianyi.api.deps import CurrentActor, SessionDep
+from jianyi.api.deps import CurrentActor, RecordId, SessionDep
 from jianyi.errors import NotFound
 from jianyi.models.report_schemas import ReportDetail, ReportOut, report_out
 from jianyi.services.reports import access
@@ -22,8 +22,8 @@ router = APIRouter(prefix="/api/reports", tags=["reports"])
 def list_reports(
     session: SessionDep,
     actor: CurrentActor,
-    kind: str | None = Query(default=None, description="weekly, monthly, quarterly, half_year or annual"),
-    period: str | None = Query(default=None, description="e.g. 2026-W49, 2026-12, 2026-Q4, 2026-H2, 2026"),
+    kind: str | None = Query(default=None, max_length=16, description="weekly, monthly, quarterly, half_year or annual"),
+    period: str | None = Query(default=None, max_length=16, description="e.g. 2026-W49, 2026-12, 2026-Q4, 2026-H2, 2026"),
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[ReportOut]:
     """Reports you may read, newest first, every version."""
@@ -44,18 +44,18 @@ def _file(session: SessionDep, actor: CurrentActor, report_id: int, suffix: str)
 
 # Before /{report_id}: "12.pdf" would otherwise reach it and fail as an id.
 @router.get("/{report_id}.pdf", response_class=FileResponse)
-def report_pdf(report_id: int, session: SessionDep, actor: CurrentActor) -> FileResponse:
+def report_pdf(report_id: RecordId, session: SessionDep, actor: CurrentActor) -> FileResponse:
     """The report's PDF."""
     return _file(session, actor, report_id, "pdf")
 
 
 @router.get("/{report_id}.html", response_class=FileResponse)
-def report_html(report_id: int, session: SessionDep, actor: CurrentActor) -> FileResponse:
+def report_html(report_id: RecordId, session: SessionDep, actor: CurrentActor) -> FileResponse:
     """The report's HTML (its charts inline)."""
     return _file(session, actor, report_id, "html")
 
 
 @router.get("/{report_id}", response_model=ReportDetail)
-def report_detail(report_id: int, session: SessionDep, actor: CurrentActor) -> ReportOut:
+def report_detail(report_id: RecordId, session: SessionDep, actor: CurrentActor) -> ReportOut:
     """One version with its frozen figures."""
     return report_out(access.get_report(session, actor=actor, report_id=report_id), detail=True)
