@@ -10,15 +10,13 @@ is scheduled again, and its next attempt applies what was answered meanwhile and
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 from uuid import UUID
 
 import typer
-from prefect.client.schemas.objects import StateType
-from prefect.states import Scheduled
 
 from jianyi.cli.common import TokenOption, actor, emit, session
 from jianyi.errors import Conflict, Forbidden, NotFound
+from jianyi.executor.prefect_glue import reschedule_cancelled
 from jianyi.models import Suggestion
 from jianyi.models.enums import Role
 from jianyi.services import audit
@@ -26,26 +24,10 @@ from jianyi.services.actors import Actor
 
 runs_app = typer.Typer(help="Suggestions' flow runs stopped in Prefect.", no_args_is_help=True)
 
-# What a person stopping a run leaves it in; anything else needs no help from the office.
-ON_HOLD = frozenset({StateType.CANCELLED})
-
-
 def _may_resume(who: Actor, suggestion: Suggestion) -> bool:
     return who.role is Role.admin or (
         who.role in (Role.office, Role.supervisor) and who.unit_id == suggestion.office_unit_id
     )
-
-
-async def reschedule_cancelled(client: Any, run_id: UUID, *, why: str) -> str:
-    """Schedule a cancelled run again (the executor then attempts it); the state it was in.
-    Refused (409) when the run is not cancelled: it is waiting, running, or being cancelled."""
-    run = await client.read_flow_run(run_id)
-    state = run.state.type if run.state is not None else None
-    if state not in ON_HOLD:
-        raise Conflict(f"flow run {run_id} is {state.value if state else 'without a state'}, not cancelled")
-    # Forced: Prefect would keep a cancelled run cancelled. The attempt it leads to is idempotent.
-    await client.set_flow_run_state(run_id, Scheduled(name="Resuming", message=why[:500]), force=True)
-    return state.value
 
 
 async def _with_prefect(run_id: UUID, why: str) -> str:

@@ -21,6 +21,7 @@ from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.states import Running, Scheduled
 
+from jianyi.errors import Conflict
 from jianyi.flows.lifecycle import suggestion_lifecycle
 
 
@@ -98,3 +99,15 @@ def refusal_reason(result: OrchestrationResult[Any]) -> str:
 async def reschedule(client: PrefectClient, run_id: UUID, *, why: str) -> None:
     """Force a run whose attempt died (executor killed, run crashed) back to Scheduled to re-run it."""
     await client.set_flow_run_state(run_id, Scheduled(name="Recovering", message=why), force=True)
+
+
+async def reschedule_cancelled(client: PrefectClient, run_id: UUID, *, why: str) -> str:
+    """Schedule a cancelled run again (``jianyi runs resume``: the executor then attempts it); the
+    state it was in. Refused (409) when the run is not cancelled: waiting, running or cancelling."""
+    run = await client.read_flow_run(run_id)
+    state = run.state.type if run.state is not None else None
+    if state is not StateType.CANCELLED:
+        raise Conflict(f"flow run {run_id} is {state.value if state else 'without a state'}, not cancelled")
+    # Forced: Prefect keeps a cancelled run cancelled. The attempt it leads to is idempotent.
+    await client.set_flow_run_state(run_id, Scheduled(name="Resuming", message=why[:500]), force=True)
+    return state.value

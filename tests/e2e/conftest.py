@@ -118,11 +118,24 @@ class Running:
         return state
 
     def wait_for_step(self, suggestion_id: int, kind: StepKind, timeout: float = 60) -> int:
+        """Until the step is open and the suggestion's flow run waits (a triage step is open from
+        intake on, before its run has started)."""
+
         def find() -> int | None:
-            return next((s.id for s in self.open_steps(suggestion_id) if s.kind is kind), None)
+            step = next((s.id for s in self.open_steps(suggestion_id) if s.kind is kind), None)
+            return step if step is not None and self.run_waits(suggestion_id) else None
 
         step_id: int = self.wait_until(find, timeout, f"{kind.value} of suggestion {suggestion_id}")
         return step_id
+
+    def run_waits(self, suggestion_id: int) -> bool:
+        """The suggestion's flow run exists and is suspended in Prefect."""
+        run_id = self.view(suggestion_id)["flow_run_id"]
+        if not run_id:
+            return False
+        assert self.system.prefect_api_url is not None
+        state = httpx.get(f"{self.system.prefect_api_url}/flow_runs/{run_id}").json().get("state") or {}
+        return bool(state.get("type") == "PAUSED")
 
     def mails_to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.system.sink.messages if m["To"] == address]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -212,3 +215,16 @@ def test_a_run_cancelled_in_prefect_is_not_resumed_by_the_next_completion(runnin
     assert view["stage"] == "triage" and not any(s["kind"] == "opinion" for s in view["open_steps"])
     with running.sessions() as session:
         assert session.get(Step, step_id).state is StepState.submitted  # kept, not lost
+
+    # On hold until the handling office resumes it: then the kept step is applied, and the run waits anew.
+    def resume(who: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **running.system.env(), "JIANYI_TOKEN": running.users.tokens[who]}
+        command = [sys.executable, "-m", "jianyi", "runs", "resume", str(suggestion_id), "--note", "误操作"]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    assert resume("transport").returncode == 4
+    resumed = resume("office")
+    assert resumed.returncode == 0, resumed.stderr
+    running.wait_for_step(suggestion_id, StepKind.opinion)
+    running.wait_until(lambda: state()["type"] == "PAUSED", message="the resumed run waits at research")
+    assert resume("office").returncode == 6  # not cancelled any more: nothing to resume

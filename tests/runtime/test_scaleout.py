@@ -60,6 +60,14 @@ def test_a_suggestion_goes_through_the_scale_out_profile(tmp_path: Path) -> None
             return [s["kind"] for s in http.get(f"/api/suggestions/{suggestion_id}").json()["open_steps"]]
 
         _until(lambda: "triage" in open_kinds(), 90, "the triage step")
+
+        def suspended() -> bool:
+            run_id = http.get(f"/api/suggestions/{suggestion_id}").json()["flow_run_id"]
+            run = httpx.get(f"{scale.prefect_api_url}/flow_runs/{run_id}", timeout=10).json() if run_id else {}
+            return bool((run.get("state") or {}).get("name") == "Suspended")
+
+        # The triage step is open from intake on; its run's first attempt suspends at it.
+        _until(suspended, 90, "the run suspended at triage")
         [triage] = http.get(f"/api/suggestions/{suggestion_id}").json()["open_steps"]
         done = http.post(
             f"/api/steps/{triage['id']}/complete",

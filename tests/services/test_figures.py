@@ -6,7 +6,7 @@ days after referral (Monday 23 November for a referral on the 2nd), 10 for impor
 instructed items; the emergency campaign's 3:
   A  fast: triaged, opinion, review, reply (4 Nov), rated satisfied: closed not adopted
   B  triaged late (4 Nov, due 3 Nov); opinion late (27 Nov, due 25 Nov)
-  C  opinion clock paused on 24 Nov, after its deadline (23 Nov): late, and stays late
+  C  opinion clock pause asked on 24 Nov, after its deadline (23 Nov): refused; late, and stays late
   D  opinion clock paused on 5 Nov, in time: neither answered nor late
   E  referred to city-edu, which objects; re-routed to city-transport; replied 6 Nov
   F  extension of 5 WD approved: opinion on 27 Nov is on time (due 30 Nov)
@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from support import ADOPT, KEEP, MEETING, NOT_ADOPT, PROGRESS_HALF, REPLY, SUGGESTION, triage
 
-from jianyi.errors import Forbidden, InvalidInput
+from jianyi.errors import Conflict, Forbidden, InvalidInput
 from jianyi.models import Step, Suggestion
 from jianyi.models.enums import StepKind, StepState
 from jianyi.rules.loader import DEFAULT_RULES_DIR, RulesHolder
@@ -151,7 +151,8 @@ def history(
     # B: opinion late
     done(ids["B"], K.opinion, "transport", NOT_ADOPT, d(25))
     # C, D: paused after and before the deadline
-    _pause(sessions, users, ids["C"], d(22))
+    with pytest.raises(Conflict):  # a late step can no longer pause: it stays late
+        _pause(sessions, users, ids["C"], d(22))
     _pause(sessions, users, ids["D"], d(3))
     # E: objection, re-routed
     done(
@@ -190,13 +191,6 @@ def history(
         ids["I"], K.supervision_order, "transport", {"response": "正在调研", "measures": "本周内答复"}, d(25)
     )
     clock.sweep(S2)
-    # C's proposer answers on 3 December: the clock runs again and its deadline moves (to 1 Dec),
-    # yet the deadline it had missed stands.
-    with sessions() as session:
-        paused = session.scalar(select(Step).where(Step.suggestion_id == ids["C"], Step.kind == K.opinion))
-        assert paused is not None
-        clocks.resume(session, actor=users.actors["transport"], step_id=paused.id, now=d(31))
-        session.commit()
     with sessions() as session:
         codes = dict(session.execute(select(Suggestion.id, Suggestion.tracking_code)).all())
     return History(ids, {name: codes[i] for name, i in ids.items()}, users, sessions)
@@ -275,7 +269,7 @@ def test_the_count_tables(history: History) -> None:
     assert _rows(figures, "by_outcome") == {"open": 11, "not_adopted": 1}  # E, J: lapsed, not yet applied
     assert sum(_rows(figures, "by_stage").values()) == 12
     assert _rows(figures, "by_unit") == {"city-transport": 12, "city-edu": 1}
-    assert _rows(figures, "supervision_orders") == {"issued": 1, "answered": 1}
+    assert _rows(figures, "supervision_orders") == {"issued": 2, "answered": 1}  # I, and C (late, unpaused)
     assert _rows(figures, "objections") == {"objections": 1, "rerouted": 1}
     assert _rows(figures, "extensions") == {"requested": 1, "approved": 1}
     assert _rows(figures, "reviews") == {"accept": 5, "return": 1}
@@ -320,7 +314,7 @@ def test_the_units_table_and_the_bulletin(history: History) -> None:
         transport.orders_late,
     ) == (
         1,
-        1,
+        2,  # I's, and C's (late, and no longer able to pause)
         1,
         0,
     )
@@ -334,10 +328,10 @@ def test_the_units_table_and_the_bulletin(history: History) -> None:
     assert history.drill("unit_late", "city-transport") == ["B", "C", "I"]
     # City items escalated by the office ladder have no office above: not escalated, but marked.
     bulletin = {item.tracking_code: item for item in figures.bulletin}
-    assert sorted(bulletin) == sorted(history.codes[n] for n in ("H", "I", "K", "K2"))
+    assert sorted(bulletin) == sorted(history.codes[n] for n in ("C", "H", "I", "K", "K2"))
     assert bulletin[history.codes["I"]].months == ["2026-11"]
     assert bulletin[history.codes["I"]].units == ["city-transport"]
-    assert history.drill("bulletin", "2026-11") == ["H", "I", "K", "K2"]
+    assert history.drill("bulletin", "2026-11") == ["C", "H", "I", "K", "K2"]
 
 
 def test_who_sees_what(history: History) -> None:
