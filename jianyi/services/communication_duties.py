@@ -10,9 +10,9 @@ set-based UPDATE over the (state, due_at) index, the same way escalation rungs a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from jianyi.errors import (
     field_errors,
 )
 from jianyi.models import Communication, PlannedCommunication, Proposer, Suggestion, Unit
+from jianyi.models.base import utcnow
 from jianyi.models.contact import Prose
 from jianyi.models.enums import (
     COMMUNICATION_LABELS,
@@ -51,6 +52,20 @@ class CommunicationLog(BaseModel):
     method: ContactMethod
     summary: Prose = Field(min_length=1, max_length=4000)  # no control characters: officials read it
     at: datetime | None = None  # when it was held; default: now
+
+    @field_validator("at")
+    @classmethod
+    def _when_it_can_have_been_held(cls, value: datetime | None) -> datetime | None:
+        """Not before 2000 and not tomorrow (a year-1 time with an offset does not even fit a datetime
+        in UTC)."""
+        if value is None:
+            return None
+        if value.year < 2000:
+            raise ValueError("a contact held before 2000 is not one of this system's")
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        if aware > utcnow() + timedelta(days=1):
+            raise ValueError("a contact cannot be logged before it is held")
+        return value
 
 
 @dataclass(frozen=True)

@@ -159,3 +159,18 @@ def test_the_document_gives_every_error_the_one_shape(http: TestClient) -> None:
                 assert "422" in errors, (method, path)
             if operation.get("requestBody"):
                 assert {"400", "413"} <= set(errors), (method, path)
+
+
+@pytest.mark.parametrize(
+    "at", ["0001-01-01T00:00:00+05:00", "1999-12-31T23:59:59+08:00", "2999-01-01T00:00:00+08:00"]
+)
+def test_a_contact_logged_at_an_impossible_time_is_a_422_naming_it(
+    http: TestClient, users: Any, driver: EngineDriver, at: str
+) -> None:
+    """A year-1 time with an offset once overflowed the conversion to UTC: a 500."""
+    suggestion_id, _step_id = triage_step(driver)
+    body = {"kind": "pre_report", "method": "phone", "summary": "电话沟通", "at": at}
+    response = http.post(
+        f"/api/suggestions/{suggestion_id}/communications", json=body, headers=headers(users, "office")
+    )
+    assert_error(response, 422, "invalid_input", "at")
