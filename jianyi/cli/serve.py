@@ -68,19 +68,22 @@ def executor() -> None:
 
 def migrate() -> None:
     """Bring the application database to the newest schema."""
+    from jianyi.cli.common import database_errors
     from jianyi.migrate import upgrade
 
-    upgrade()
+    with database_errors(must_exist=False):
+        upgrade()
     typer.echo(f"database at the newest schema: {get_settings().resolved_database_url}")
 
 
 def seed() -> None:
     """Load the unit network and the working-day calendar (idempotent)."""
+    from jianyi.cli.common import database_errors
     from jianyi.db import session_scope
     from jianyi.rules.calendar import seed_from_chinese_calendar
     from jianyi.services.network import seed_network
 
-    with session_scope() as session:
+    with database_errors(), session_scope() as session:
         created = seed_network(session)
         days = seed_from_chinese_calendar(session)
     typer.echo(f"{created} units created, {days} calendar days written")

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import typer
 
-from jianyi.cli.common import TokenOption, actor, emit, fail, session
+from jianyi.cli.common import TokenOption, actor, database_errors, emit, fail, session
 from jianyi.errors import Forbidden
 from jianyi.models import Unit
 from jianyi.models.base import utcnow
@@ -59,5 +59,6 @@ def sweep(
             fail("--now: give the offset, e.g. 2026-12-01T09:00:00+08:00", code=7)
         if at > utcnow() + AHEAD:
             _allow_sweep_ahead(at, token)
-    result = sweep_once(at)
+    with database_errors():
+        result = sweep_once(at)
     emit({"fired": [f.__dict__ for f in result.fired], "reminded": [r.__dict__ for r in result.reminded]})

@@ -59,6 +59,8 @@ COMMANDS = [
     ["calendar", "show", "2026"],
     ["users", "add", "王处长", "--role", "office", "--unit", "city-office"],
     ["submit", "SUGGESTION"],
+    ["supervision", "sweep"],
+    ["seed"],
 ]
 
 
