@@ -10,12 +10,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jianyi.models import Assignment, Step, Suggestion, Unit
-from jianyi.models.enums import AssignmentRole, AssignmentState, StepKind, StepState, UnitKind
+from jianyi.models import Assignment, Proposer, Step, Suggestion, Unit
+from jianyi.models.enums import AssignmentRole, AssignmentState, ContactMethod, StepKind, StepState, UnitKind
 from jianyi.models.step_inputs import (
     DissatisfactionReviewInput,
     ExtensionDecisionInput,
     ExtensionRequestInput,
+    ReplyInput,
     RerouteInput,
     ReviewInput,
     TriageInput,
@@ -198,4 +199,17 @@ def rehandling(
                 "message": "this suggestion was already re-handled once; close it with reasons",
             }
         ]
+    return []
+
+
+def reply(session: Session, step: Step, data: ReplyInput, now: datetime) -> list[FieldError]:
+    """A reply by e-mail or SMS reaches the proposer only through an address or a mobile they gave."""
+    suggestion = session.get(Suggestion, step.suggestion_id)
+    proposer = session.get(Proposer, suggestion.proposer_id) if suggestion is not None else None
+    if proposer is None:
+        return []
+    if data.method is ContactMethod.email and not proposer.email:
+        return [{"field": "method", "message": "the proposer gave no e-mail address: reply by another way"}]
+    if data.method is ContactMethod.sms and not proposer.mobile:
+        return [{"field": "method", "message": "the proposer gave no mobile number: reply by another way"}]
     return []

@@ -37,10 +37,10 @@ def _suggestion(channel: str, contact: dict[str, Any], name: str = "张三") -> 
     return data
 
 
-def _replied_by_phone(scenario: Scenario) -> Scenario:
-    """The scenario with its replies given by phone, as to a proposer who left no e-mail."""
+def _replied_by_phone(scenario: Scenario, method: str = "phone") -> Scenario:
+    """The scenario with its replies given by phone (or ``method``), as to a proposer who left no e-mail."""
     actions = [
-        replace(a, payload={"method": "phone", "text": "已电话答复"}) if a.kind is StepKind.reply else a
+        replace(a, payload={"method": method, "text": "已答复"}) if a.kind is StepKind.reply else a
         for a in scenario.actions
     ]
     return replace(scenario, actions=actions)
@@ -90,6 +90,8 @@ def test_every_outcome_and_the_acknowledgement_reach_each_kind_of_contact(
     driver: EngineDriver, sessions: sessionmaker[Session], channel: str, contact: dict[str, Any], medium: str
 ) -> None:
     for scenario in [*SCENARIOS, MERGED]:
+        if "email" not in contact and scenario is not MERGED:  # a reply by e-mail would reach nobody
+            scenario = _replied_by_phone(scenario)
         suggestion_id = _play(driver, scenario, _suggestion(channel, contact))
         with sessions() as session:
             suggestion = session.get_one(Suggestion, suggestion_id)
@@ -149,7 +151,7 @@ def test_a_phone_only_proposer_gets_texts_at_their_mobile_and_a_landline_gets_ca
 def test_a_letter_to_print_is_headed_with_the_proposers_address_for_the_handling_office(
     driver: EngineDriver, sessions: sessionmaker[Session], users: Any
 ) -> None:
-    not_adopted = next(s for s in SCENARIOS if s.name == "not_adopted")
+    not_adopted = _replied_by_phone(next(s for s in SCENARIOS if s.name == "not_adopted"), "letter")
     suggestion_id = _play(driver, not_adopted, _suggestion("mailbox", {"address": ADDRESS}))
     with sessions() as session:
         plans = {
@@ -192,3 +194,21 @@ def test_a_merged_duplicates_phone_only_proposer_hears_the_originals_outcome_by_
     assert [kind for kind, _ in texts] == ["acknowledgement", "merged", "outcome"]
     assert code in texts[1][1] and OUTCOME_LABELS[Outcome.not_adopted] in texts[2][1]
     assert all("李四" in body and "张三" not in body for _, body in texts)  # never the other proposer
+
+
+def test_a_reply_by_a_way_the_proposer_gave_no_contact_for_is_refused(driver: EngineDriver) -> None:
+    """By e-mail to a proposer with no e-mail, or by SMS to a landline, a reply reaches nobody."""
+    from jianyi.errors import InvalidInput
+
+    not_adopted = next(s for s in SCENARIOS if s.name == "not_adopted")
+    suggestion_id = driver.submit(_suggestion("hotline_12345", {"phone": "021-62781234"}))
+    play = Play(not_adopted, suggestion_id)
+    while not play.finished and play.scenario.actions[play.position].kind is not StepKind.reply:
+        play.step(driver) or driver.advance(suggestion_id)
+    driver.advance(suggestion_id)
+    [reply] = [s for s in driver.open_steps(suggestion_id) if s.kind is StepKind.reply]
+    for method in ("email", "sms"):
+        with pytest.raises(InvalidInput) as refused:
+            driver.complete("office", suggestion_id, reply.id, {"method": method, "text": "已答复"})
+        assert [e["field"] for e in refused.value.detail] == ["method"]
+    driver.complete("office", suggestion_id, reply.id, {"method": "phone", "text": "已电话答复"})

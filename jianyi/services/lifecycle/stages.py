@@ -435,7 +435,7 @@ SPECS: dict[StepKind, StepSpec[Any]] = {
     ),
     K.review: StepSpec("审核办理意见", ReviewInput, office, review, check=step_checks.review),
     K.supervision_order: StepSpec("督办单", SupervisionOrderInput, unit, supervision_order),
-    K.reply: StepSpec("答复建议人", ReplyInput, office, reply),
+    K.reply: StepSpec("答复建议人", ReplyInput, office, reply, check=step_checks.reply),
     K.rating: StepSpec(
         "满意度评价", RatingInput, proposer, rating, on_lapse=rating_lapsed, office_may_lapse=True
     ),
