@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,15 @@ def script(scenario: Scenario, generated: Generated, number: int) -> list[Move]:
     other = others[number % len(others)]
     names = {SCRIPT_LEAD: lead, SCRIPT_OTHER: other, SCRIPT_CATEGORY: generated.category}
     actors = {"office": OFFICE, "transport": lead, "edu": other, "proposer": None}
-    return [Move(a.kind, actors[a.who], _recast(a.payload, names)) for a in scenario.actions]
+    moves = [Move(a.kind, actors[a.who], _recast(a.payload, names)) for a in scenario.actions]
+    if "email" not in generated.data["proposer"]:  # a reply by e-mail would reach nobody: by SMS
+        moves = [_reply_by_sms(m) if m.kind is StepKind.reply and m.payload else m for m in moves]
+    return moves
+
+
+def _reply_by_sms(move: Move) -> Move:
+    assert move.payload is not None
+    return replace(move, payload={**move.payload, "method": "sms"})
 
 
 def _prefect_template() -> Path:
