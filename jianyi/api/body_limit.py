@@ -51,7 +51,7 @@ class BodyGuard:
             field = {"field": "(body)", "message": message}
             await error_response(422, "invalid_input", f"(body): {message}", [field])(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         """The whole body, or None once it passes the cap."""
@@ -86,7 +86,8 @@ class BodyGuard:
         return counted
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """The body already read, as one message; then the client's own (its disconnect)."""
     sent = False
 
     async def replay() -> Message:

@@ -22,7 +22,7 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jianyi.api.body_limit import MAX_BODY_BYTES, TOO_LARGE
+from jianyi.api.body_limit import MAX_BODY_BYTES, TOO_LARGE, replay_body
 from jianyi.api.errors import error_response
 from jianyi.api.security import headers_for
 
@@ -88,7 +88,7 @@ class ConcurrencyGate:
             return
         if body is None:
             return  # the client went away
-        await self._inside(scope, _replay(body, receive), send)
+        await self._inside(scope, replay_body(body, receive), send)
 
     async def _inside(self, scope: Scope, receive: Receive, send: Send) -> None:
         slots = self._lane(scope["path"])
@@ -155,20 +155,6 @@ def _has_bearer(scope: Scope) -> bool:
             scheme, _, credentials = value.partition(b" ")
             return scheme.lower() == b"bearer" and bool(credentials.strip())
     return False
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The body already read, as one message; then the client's own (its disconnect)."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _answer(scope: Scope, receive: Receive, send: Send, refused: _Refused) -> None:
