@@ -22,7 +22,11 @@ def _drop_rule(directory: Path, rule_id: str) -> None:
 
 
 def test_the_default_rules_tell_every_kind_of_proposer() -> None:
-    load_rules(DEFAULT_RULES_DIR, units=seed_unit_kinds())
+    """The shipped rules pass the check (it raises RuleError otherwise), and they do tell each kind
+    of contact: outcome rules exist for e-mail, SMS, calls and letters."""
+    rules = load_rules(DEFAULT_RULES_DIR, units=seed_unit_kinds())
+    outcome_rules = {r.id for r in rules.communications if r.id.startswith("outcome")}
+    assert {"outcome-sms", "outcome-call", "outcome-letter"} <= outcome_rules
 
 
 def test_rules_that_tell_only_proposers_with_e_mail_are_refused(rules_dir: Path) -> None:
