@@ -224,10 +224,21 @@ def _timer(session: Session, step: Step, ladder: str, rung: int, when: Deadline)
     )
 
 
+def lock_steps(session: Session, step_ids: list[int]) -> None:
+    """Lock the steps' rows (PostgreSQL; in id order) before their timers are written. Every writer
+    takes a step before its timers, so an answer (step, then timers) and a re-plan or cancellation
+    never wait on each other in reverse; the sweep skips what either holds (escalation.claim_due)."""
+    if step_ids and session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(Step.id).where(Step.id.in_(step_ids)).order_by(Step.id).with_for_update(key_share=True)
+        )
+
+
 def moot_timers(session: Session, *, step_ids: list[int]) -> None:
     """The step was answered or cancelled: its pending rungs will never fire."""
     if not step_ids:
         return
+    lock_steps(session, sorted(step_ids))
     # One statement for any number of steps (a sweep's lapses); timers in the session follow it.
     session.execute(
         update(StepTimer)
@@ -241,6 +252,7 @@ def relay(session: Session, *, step: Step, working_days: int | None) -> None:
     stay fired and are not laid again; every other timer is replaced."""
     suggestion = session.get(Suggestion, step.suggestion_id)
     assert suggestion is not None
+    lock_steps(session, [step.id])
     fired = set()
     for timer in session.scalars(select(StepTimer).where(StepTimer.step_id == step.id)):
         if timer.state is TimerState.fired:

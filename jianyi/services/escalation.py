@@ -47,16 +47,31 @@ class Fired:
 
 def claim_due(session: Session, *, now: datetime, limit: int) -> list[int]:
     """Move up to ``limit`` due timers of open steps to fired; their ids (indexed, set-based)."""
-    # EXISTS rather than a join: the plan must walk the partial due index in fire_at order and stop
-    # at the limit. With a join, SQLite (no statistics) starts from every open step and sorts.
-    step_open = select(Step.id).where(Step.id == StepTimer.step_id, Step.state == StepState.open).exists()
-    due = (
-        select(StepTimer.id)
-        .where(StepTimer.state == TimerState.pending, StepTimer.fire_at <= now, step_open)
-        .order_by(StepTimer.fire_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=StepTimer)  # PostgreSQL: sweepers skip each other's rows
-    )
+    pending = (StepTimer.state == TimerState.pending, StepTimer.fire_at <= now)
+    if session.get_bind().dialect.name == "postgresql":
+        # The timer, its step and its suggestion are locked together, skipping any row another
+        # transaction holds (an answer holds its step, an attempt its suggestion): the sweep then
+        # never waits for a row while holding one, and lock orders cannot cross (deadlines.lock_steps).
+        due = (
+            select(StepTimer.id)
+            .join(Step, Step.id == StepTimer.step_id)
+            .join(Suggestion, Suggestion.id == StepTimer.suggestion_id)
+            .where(*pending, Step.state == StepState.open)
+            .order_by(StepTimer.fire_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True, key_share=True, of=[StepTimer, Step, Suggestion])
+        )
+    else:
+        # SQLite writes one at a time. EXISTS rather than a join: the plan must walk the partial
+        # due index in fire_at order and stop at the limit; with a join, SQLite (no statistics)
+        # starts from every open step and sorts.
+        step_open = select(Step.id).where(Step.id == StepTimer.step_id, Step.state == StepState.open)
+        due = (
+            select(StepTimer.id)
+            .where(*pending, step_open.exists())
+            .order_by(StepTimer.fire_at)
+            .limit(limit)
+        )
     claimed = session.execute(
         update(StepTimer)
         .where(StepTimer.id.in_(due.scalar_subquery()), StepTimer.state == TimerState.pending)
