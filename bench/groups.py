@@ -21,6 +21,10 @@ GROUPS: dict[str, Group] = {
         "the supervision board's queries over 350,000 suggestions, p95",
         "the same queries over 35,000",
     ),
+    "figures": Group(
+        "every figure of a whole year, and the annual report's PDF, over 350,000 suggestions",
+        "the same over 35,000",
+    ),
     "intake": Group(
         "bursts of intakes at 50/s: p95, and the backlog of flow-run starts draining",
         "one intake at rest",

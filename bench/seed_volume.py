@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from bench import seed_records as records
 from bench.bulk_load import BulkLoader, Row
 from bench.generate import CATEGORIES, CHANNELS, SURNAMES, TOPICS
 from jianyi.migrate import upgrade
@@ -40,7 +41,8 @@ from jianyi.services.network import seed_network
 
 NOW = datetime(2026, 6, 16, 2, 0, tzinfo=UTC)  # a working Tuesday, 10:00 in Shanghai
 TABLES = [
-    Base.metadata.tables[t] for t in ("proposers", "suggestions", "assignments", "steps", "step_timers")
+    Base.metadata.tables[t]
+    for t in ("proposers", "suggestions", "assignments", "steps", "step_timers", *records.RECORD_TABLES)
 ]
 COLUMNS = {t.name: [c.name for c in t.columns] for t in TABLES}
 # Steps and timers (millions) are written as positional tuples: a changed table must change these.
@@ -48,7 +50,7 @@ COLUMNS = {t.name: [c.name for c in t.columns] for t in TABLES}
 STEP_COLUMNS = [
     "id", "suggestion_id", "kind", "key", "iteration", "role", "unit_id", "alt_unit_id", "assignment_id",
     "optional", "state", "due_at", "due_working_days", "due_rule", "due_provisional", "paused_at",
-    "paused_working_days", "created_at", "submitted_at", "applied_at", "completed_by_id",
+    "paused_working_days", "missed_due_at", "created_at", "submitted_at", "applied_at", "completed_by_id",
     "completed_by_label", "input",
 ]
 TIMER_COLUMNS = [
@@ -257,6 +259,7 @@ class _Cases:
         times.reverse()
         received = times[0] - timedelta(minutes=rng.randint(5, 600))
         triaged, adopted = len(line) > 1, StepKind.progress in line
+        instructed = triaged and level == "important" and rng.random() < 0.7  # else "no instruction"
         self._add(
             "suggestions", tracking_code=f"JV{received.year % 100:02d}{received.month:02d}{c.id:09X}",
             check_code=f"{rng.randrange(10**6):06d}", title=f"关于改进{rng.choice(TOPICS[category])}的建议", content=CONTENT,
@@ -267,7 +270,7 @@ class _Cases:
             level=level, lead_unit_id=lead if triaged else None, stage="closed" if closed else stage,
             decision=("adopt" if adopted else "not_adopt") if len(line) > 2 else None,
             outcome=(("implemented" if adopted else "not_adopted") if triaged else "redirected") if closed else None,
-            closed_at=ts(end) if closed else None, rework_count=0, rehandle_count=0, instructed=False,
+            closed_at=ts(end) if closed else None, rework_count=0, rehandle_count=0, instructed=instructed,
             rating="satisfied" if adopted or (closed and len(line) == len(LINE)) else None,
             flow_run_id=f"00000000-0000-4000-8000-{c.id:012x}", wait_seq=len(line), updated_at=ts(end),
         )  # fmt: skip
@@ -275,17 +278,38 @@ class _Cases:
         self.counts["open_suggestions"] += not closed
         if triaged:
             c.assignment = self._assign(c, lead, "lead", times[1])
-        progress = 0
+            if level == "important":  # the leader's instruction, given at referral (or not)
+                at = times[1] - DAY * rng.uniform(0.05, 0.5)
+                kind = StepKind.leader_instruction
+                step = self._step(c, kind, kind.value, times[0], at, office, None, role=Role.office)
+                records.instruction(self, suggestion=c.id, step=step, given=instructed, at=at, ts=ts)
+        progress, reports = 0, line.count(StepKind.progress)
         for n, (kind, created) in enumerate(zip(line, times, strict=True)):
             done = times[n + 1] if n + 1 < len(line) else (end if closed else None)
             if kind is StepKind.opinion:
-                self._step(c, kind, f"opinion:a{c.assignment}:1", created, done, lead, c.assignment)
+                step = self._step(c, kind, f"opinion:a{c.assignment}:1", created, done, lead, c.assignment)
+                if done is not None:
+                    records.opinion(
+                        self,
+                        suggestion=c.id,
+                        unit=lead,
+                        step=step,
+                        lead=True,
+                        adopted=adopted,
+                        at=done,
+                        ts=ts,
+                    )
                 self._research(c, created, done)
             elif kind is StepKind.progress:
                 progress += 1
-                self._step(
+                step = self._step(
                     c, kind, f"progress:{progress}", created, done, lead, c.assignment, iteration=progress
                 )
+                if done is not None:
+                    last = progress == reports and (closed or stage == "commendation")
+                    records.progress(
+                        self, suggestion=c.id, unit=lead, step=step, n=progress, last=last, at=done, ts=ts
+                    )
             elif kind is StepKind.rating:
                 self._step(c, kind, "rating:1", created, done, None, None, role=Role.proposer)
             else:
@@ -338,13 +362,17 @@ class _Cases:
         answered = None
         if done is not None or self.rng.random() < 0.5:
             answered = created + ((done or self.now) - created) * self.rng.uniform(0.3, 1)
-        self._step(c, StepKind.co_opinion, f"co_opinion:a{co}", created, answered, unit, co)
+        step = self._step(c, StepKind.co_opinion, f"co_opinion:a{co}", created, answered, unit, co)
+        if answered is not None:
+            records.opinion(
+                self, suggestion=c.id, unit=unit, step=step, lead=False, adopted=False, at=answered, ts=ts
+            )
 
     # fmt: off
     def _step(
         self, c: _Case, kind: StepKind, key: str, created: datetime, done: datetime | None, unit: int | None,
         assignment: int | None, *, role: Role = Role.department, optional: bool = False, iteration: int = 1,
-    ) -> None:
+    ) -> int:
         # fmt: on
         plan = self.plans.get(kind, created, c, iteration)
         due, now, window = plan.due, self.now, self.window
@@ -355,7 +383,7 @@ class _Cases:
         at, finished, completed = ts(created), ts(done) if done else None, state == "completed"
         self.rows["steps"].append((  # in STEP_COLUMNS' order: no dict per row
             step, c.id, kind.value, key, iteration, role.value, unit, None, assignment, optional, state,
-            plan.due_text, plan.working_days, plan.rule_id, False, None, 0, at, finished, finished, None,
+            plan.due_text, plan.working_days, plan.rule_id, False, None, 0, None, at, finished, finished, None,
             "bench" if completed else None, COMPLETED_INPUT if completed else "null",
         ))  # fmt: skip
         self.counts["steps"] += 1
@@ -363,7 +391,7 @@ class _Cases:
             self.counts["open_steps"] += 1
             self.counts["overdue_steps"] += due is not None and due < now
         elif not self.v.history_timers:
-            return
+            return step
         for ladder, rung, fire_at, fire_text, fired_text in plan.timers:
             if done is not None:
                 timer = "fired" if fire_at <= done else "moot"
@@ -379,6 +407,7 @@ class _Cases:
             ))  # fmt: skip
             self.counts["timers"] += 1
             self.counts["pending_timers"] += timer == "pending"
+        return step
 
     def _proposer(self, at: datetime) -> int:
         rng, n = self.rng, self.ids["proposers"] + 1

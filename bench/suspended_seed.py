@@ -76,7 +76,9 @@ class Office:
 def start(home: Path, *, extra_env: dict[str, str] | None = None) -> Office:
     """The whole system as ``jianyi up`` starts it, in ``home``, with the scenarios' officials."""
     # No periodic reports: their catch-up at the executor's start would render PDFs mid-measurement.
-    system = System(home, prefect_ui=False, extra_env={"JIANYI_REPORTS_SCHEDULED": "false", **(extra_env or {})})
+    system = System(
+        home, prefect_ui=False, extra_env={"JIANYI_REPORTS_SCHEDULED": "false", **(extra_env or {})}
+    )
     system.start_services()
     upgrade(system.database_url)
     tokens = {}

@@ -17,23 +17,20 @@ from __future__ import annotations
 
 import random
 import statistics
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.report import Figure
-from bench.seed_volume import NOW, Seeded, Volume, prepare, seed
+from bench.seed_volume import NOW, Seeded, Volume, seed
+from bench.volume_databases import databases, p95
 from jianyi.db import make_engine
 from jianyi.models import Suggestion, Unit
 from jianyi.models.enums import Role, UnitKind
-from jianyi.runtime.postgres import TemporaryPostgres
 from jianyi.services import board
 from jianyi.services.actors import Actor
 
@@ -108,33 +105,12 @@ def timed(sessions: sessionmaker[Session], fn: Callable[[Session], Any]) -> floa
     return time.perf_counter() - started
 
 
-def p95(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=20, method="inclusive")[-1] if len(samples) > 1 else samples[0]
-
-
-@contextmanager
-def databases(sizes: list[str]) -> Iterator[dict[tuple[str, str], str]]:
-    """(backend, size) → URL: SQLite files and databases of one throwaway PostgreSQL cluster."""
-    with tempfile.TemporaryDirectory(prefix="jianyi-bench-board-") as directory:
-        cluster = TemporaryPostgres().start()
-        try:
-            urls = {}
-            for size in sizes:
-                urls[("sqlite", size)] = f"sqlite:///{Path(directory) / f'board-{size}.db'}"
-                urls[("postgresql", size)] = cluster.create_database(f"board_{size}")
-            for url in urls.values():
-                prepare(url)
-            yield urls
-        finally:
-            cluster.stop()
-
-
 def run(quick: bool) -> list[Figure]:
     big, small = (5_000, 500) if quick else (350_000, 35_000)
     runs = 5 if quick else 50
     sizes = {"big": big, "small": small}
     figures: list[Figure] = []
-    with databases(list(sizes)) as urls:
+    with databases("board", list(sizes)) as urls:
         seeded: dict[str, Seeded] = {}
         for size, count in sizes.items():  # the board reads no timers of completed steps: left out
             volume = Volume(suggestions=count, closed_share=0.6, history_timers=False, seed=11)

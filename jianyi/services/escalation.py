@@ -67,10 +67,7 @@ def claim_due(session: Session, *, now: datetime, limit: int) -> list[int]:
         # starts from every open step and sorts.
         step_open = select(Step.id).where(Step.id == StepTimer.step_id, Step.state == StepState.open)
         due = (
-            select(StepTimer.id)
-            .where(*pending, step_open.exists())
-            .order_by(StepTimer.fire_at)
-            .limit(limit)
+            select(StepTimer.id).where(*pending, step_open.exists()).order_by(StepTimer.fire_at).limit(limit)
         )
     claimed = session.execute(
         update(StepTimer)

@@ -37,7 +37,7 @@ from jianyi.models import Step, Suggestion
 from jianyi.models.enums import StepKind, StepState
 from jianyi.rules.loader import DEFAULT_RULES_DIR, RulesHolder
 from jianyi.services import clocks, deadlines
-from jianyi.services.figures import FigureSet, Period, Scope, compute_figures, drilldown
+from jianyi.services.figures import FigureSet, Period, Scope, compute_figures, drilldown, trend_counts
 
 MONDAY = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 NOW = datetime(2026, 12, 10, 2, 0, tzinfo=UTC)
@@ -357,6 +357,26 @@ def test_who_sees_what(history: History) -> None:
         history.figures("proposer")
     with pytest.raises(InvalidInput):
         history.drill("no_such_figure")
+
+
+def test_the_trend_counts_are_the_figures_totals(history: History) -> None:
+    """A report's trend (three statements a period) counts what the whole figure set counts."""
+    for scope in (Scope.city(), Scope.parse("office:huangpu-office"), Scope.parse("unit:city-transport")):
+        for period in (NOVEMBER, Period.parse("2026-W46"), Period.parse("2026-Q4")):
+            figures = history.figures(scope=scope, period=period)
+            with history.sessions() as session:
+                found = trend_counts(
+                    session, actor=history.users.actors["admin"], period=period, scope=scope, now=NOW
+                )
+            assert found == {
+                "received": figures.table("by_stage").total,
+                "referred": figures.table("by_unit").total,
+                "late": sum(unit.late for unit in figures.units),
+            }, (scope, period)
+    # The November totals are not zero: the comparison above compares something.
+    november = history.figures()
+    assert november.table("by_stage").total and november.table("by_unit").total
+    assert sum(unit.late for unit in november.units)
 
 
 def test_periods_and_scopes() -> None:

@@ -92,10 +92,15 @@ def test_the_monthly_bulletin_end_to_end(
     assert (corrected.version, corrected.new) == (2, True)
     with sessions() as session:
         versions = session.scalars(
-            select(Report).where(Report.kind == "monthly", Report.period == "2026-11").order_by(Report.version)
+            select(Report)
+            .where(Report.kind == "monthly", Report.period == "2026-11")
+            .order_by(Report.version)
         ).all()
     assert [(r.version, r.note) for r in versions] == [(1, None), (2, "补录一件漏登记的建议")]
-    assert all(Path(r.pdf_path or "").is_file() for r in versions) and versions[0].pdf_path != versions[1].pdf_path
+    assert (
+        all(Path(r.pdf_path or "").is_file() for r in versions)
+        and versions[0].pdf_path != versions[1].pdf_path
+    )
     assert "更正说明：补录一件漏登记的建议" in pdf_text(Path(versions[1].pdf_path or ""))
     mails = deliver(sessions, sink)
     assert [m["Subject"] for m in mails] == ["【月通报】2026年11月", "【月通报】2026年11月（更正第2版）"]
@@ -121,12 +126,17 @@ def test_every_kind_renders_its_chinese_title_and_figures(
     with clock.sessions() as session:
         report = session.get_one(Report, made.report_id)
     text = pdf_text(Path(report.pdf_path or ""))
-    assert title in text and "主要指标" in text and "按周趋势" in text
     received = next(t for t in report.figures["tables"] if t["name"] == "by_stage")
     assert sum(row["count"] for row in received["rows"]) == 3  # all three came in the week of 2 November
-    weeks = report.figures["trend"]["weeks"]
-    assert weeks[-1] == ("2026-W45" if kind == "weekly" else "2026-W53")
-    assert len(weeks) >= 8
+    trend = report.figures["trend"]
+    if kind in ("half_year", "annual"):  # month by month
+        assert title in text and "主要指标" in text and "按月趋势" in text
+        assert trend["periods"] == [f"2026-{m:02d}" for m in range(1 if kind == "annual" else 7, 13)]
+        assert trend["series"]["收到建议"][trend["periods"].index("2026-11")] == 3
+    else:  # week by week, at least eight
+        assert title in text and "主要指标" in text and "按周趋势" in text
+        assert trend["periods"][-1] == ("2026-W45" if kind == "weekly" else "2026-W53")
+        assert len(trend["periods"]) >= 8 and sum(trend["series"]["收到建议"]) == 3
 
 
 @SQLITE
@@ -172,8 +182,11 @@ def test_the_cli(clock: Clock, users: Any, reports_home: Path) -> None:
     seed_november(clock)
     runner = CliRunner()
     office = {"JIANYI_TOKEN": users.tokens["office"]}
-    ran = runner.invoke(app, ["reports", "run", "weekly", "--period", "2026-W45", "--local",
-                              "--now", "2026-11-09T08:00:00+08:00"], env=office)
+    ran = runner.invoke(
+        app,
+        ["reports", "run", "weekly", "--period", "2026-W45", "--local", "--now", "2026-11-09T08:00:00+08:00"],
+        env=office,
+    )
     assert ran.exit_code == 0, ran.output
     made = yaml.safe_load(ran.stdout)
     assert made["title"] == "周汇总" and made["version"] == 1
@@ -181,8 +194,11 @@ def test_the_cli(clock: Clock, users: Any, reports_home: Path) -> None:
     assert [r["id"] for r in listed] == [made["id"]]
     shown = yaml.safe_load(runner.invoke(app, ["reports", "show", str(made["id"])], env=office).stdout)
     assert Path(shown["pdf_file"]).is_file() and shown["figures"]["period"]["code"] == "2026-W45"
-    refused = runner.invoke(app, ["reports", "run", "weekly", "--period", "2026-W45", "--local"],
-                            env={"JIANYI_TOKEN": users.tokens["transport"]})
+    refused = runner.invoke(
+        app,
+        ["reports", "run", "weekly", "--period", "2026-W45", "--local"],
+        env={"JIANYI_TOKEN": users.tokens["transport"]},
+    )
     assert refused.exit_code == 4
     wrong = runner.invoke(app, ["reports", "run", "weekly", "--period", "2026-11", "--local"], env=office)
     assert wrong.exit_code == 7
@@ -192,7 +208,9 @@ def test_the_schedules_in_prefect_yaml_are_the_executors() -> None:
     deployments = yaml.safe_load(
         (Path(__file__).resolve().parents[2] / "deployments" / "prefect.yaml").read_text(encoding="utf-8")
     )["deployments"]
-    reports = {d["parameters"]["kind"]: d for d in deployments if d["entrypoint"].endswith(":periodic_report")}
+    reports = {
+        d["parameters"]["kind"]: d for d in deployments if d["entrypoint"].endswith(":periodic_report")
+    }
     assert set(reports) == set(KINDS)
     for name, kind in KINDS.items():
         [schedule] = reports[name]["schedules"]
@@ -206,10 +224,15 @@ def test_freezing_on_both_backends_keeps_every_version(clock: Clock, sessions: s
     with sessions() as session:
         first = freeze.freeze(session, kind="monthly", period="2026-11", now=DECEMBER_1)
         same = freeze.freeze(session, kind="monthly", period="2026-11", now=DECEMBER_1 + timedelta(days=9))
-        second = freeze.freeze(session, kind="monthly", period="2026-11", now=DECEMBER_1, correct=True, note="更正")
+        second = freeze.freeze(
+            session, kind="monthly", period="2026-11", now=DECEMBER_1, correct=True, note="更正"
+        )
         session.commit()
         assert same.id == first.id and (first.version, second.version) == (1, 2)
         assert second.figures["rates"] == first.figures["rates"]  # the same period, the same figures
-        assert first.figures["period"]["code"] == "2026-11" and first.figures["trend"]["weeks"][-1] == "2026-W49"
+        assert (
+            first.figures["period"]["code"] == "2026-11"
+            and first.figures["trend"]["periods"][-1] == "2026-W49"
+        )
         with pytest.raises(Exception, match="not a period of the weekly report"):
             freeze.freeze(session, kind="weekly", period="2026-11", now=DECEMBER_1)

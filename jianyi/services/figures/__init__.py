@@ -7,7 +7,7 @@ behind any one number. Both only read.
 """
 
 from jianyi.services.figures.catalog import FIGURE_NAMES
-from jianyi.services.figures.compute import compute_figures
+from jianyi.services.figures.compute import compute_figures, trend_counts
 from jianyi.services.figures.drill import drilldown
 from jianyi.services.figures.periods import Period, Scope, ScopeKind
 from jianyi.services.figures.schemas import (
@@ -34,4 +34,5 @@ __all__ = [
     "UnitRow",
     "compute_figures",
     "drilldown",
+    "trend_counts",
 ]

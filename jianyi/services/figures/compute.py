@@ -266,3 +266,18 @@ def compute_figures(
         units=_units_table(session, ctx, calendar, per_base),
         bulletin=bulletin(session, ctx),
     )
+
+
+def trend_counts(
+    session: Session, *, actor: Actor, period: Period, scope: Scope, now: datetime
+) -> dict[str, int]:
+    """The three counts a report's trend follows, period by period, in three statements: suggestions
+    received, referrals to units and answers given late (what ``compute_figures`` gives as the totals
+    of ``by_stage`` and ``by_unit`` and the units' ``late``, without its other two dozen queries)."""
+    ctx = context(session, actor=actor, period=period, scope=scope, now=now)
+    received = sum(row[-1] for row in session.execute(cases.received_counts(ctx)))
+    referred = sum(n for n, _due in counts(session, cases.by_unit(ctx), "key").values())
+    base, key = catalog.UNIT_COLUMNS["late"]
+    handling = counts(session, catalog.UNIT_BASES[base](ctx), "unit_id", "key")
+    late = sum(n for (unit_id, found), (n, _due) in handling.items() if unit_id is not None and found == key)
+    return {"received": received, "referred": referred, "late": late}

@@ -29,7 +29,11 @@ def opinion(case: Case, step: Step, data: OpinionInput | CoOpinionInput) -> None
     """The lead unit's opinion (with its decision), or a co-handling unit's."""
     assert step.unit_id is not None
     row = Opinion(
-        suggestion_id=case.id, unit_id=step.unit_id, step_id=step.id, measures=data.measures, created_at=case.now
+        suggestion_id=case.id,
+        unit_id=step.unit_id,
+        step_id=step.id,
+        measures=data.measures,
+        created_at=case.now,
     )
     if isinstance(data, OpinionInput):
         row.is_lead, row.decision, row.reasons = True, data.decision, data.reasons

@@ -150,7 +150,9 @@ def triage(case: Case, step: Step, data: TriageInput) -> None:
 
 
 def pre_report_communication(case: Case, step: Step, data: PreReportCommunicationInput) -> None:
-    records.contact(case, step, CommunicationKind.pre_report, data.method, f"{data.participants}: {data.refined}")
+    records.contact(
+        case, step, CommunicationKind.pre_report, data.method, f"{data.participants}: {data.refined}"
+    )
     # The item waits for the next digest of important suggestions and the leader's instruction.
     open_step(case, StepKind.leader_instruction)
 
@@ -164,7 +166,9 @@ def leader_instruction(case: Case, step: Step, data: LeaderInstructionInput) -> 
     refer(case, lead_unit_id=case.suggestion.lead_unit_id, co_unit_ids=_co_ids(case, triage_input.co_units))
 
 
-def refer(case: Case, *, lead_unit_id: int | None, co_unit_ids: list[int], reroute: Step | None = None) -> None:
+def refer(
+    case: Case, *, lead_unit_id: int | None, co_unit_ids: list[int], reroute: Step | None = None
+) -> None:
     """Refer to the lead unit (if given) and every co-handling unit not yet assigned; research begins.
 
     The lead unit owes its opinion, may object (5 WD) or ask for an extension once, and, after a
@@ -201,7 +205,7 @@ def refer(case: Case, *, lead_unit_id: int | None, co_unit_ids: list[int], rerou
 
 
 def objection(case: Case, step: Step, data: ObjectionInput) -> None:
-    """"Not our responsibility": the office decides whether to re-route."""
+    """ "Not our responsibility": the office decides whether to re-route."""
     objected = _assignment_of(case, step)
     open_step(case, StepKind.reroute, assignment=objected)
 
@@ -280,7 +284,9 @@ def _research_done(case: Case) -> bool:
     if case.open_steps(StepKind.reroute, StepKind.extension_decision, StepKind.opinion, StepKind.co_opinion):
         return False
     answered = [case.latest(StepKind.opinion, assignment_id=lead.id)]
-    answered += [case.latest(StepKind.co_opinion, assignment_id=co.id) for co in case.assignments(AssignmentRole.co)]
+    answered += [
+        case.latest(StepKind.co_opinion, assignment_id=co.id) for co in case.assignments(AssignmentRole.co)
+    ]
     if case.suggestion.instructed:
         answered.append(case.latest(StepKind.proposer_hearing, assignment_id=lead.id))
     return all(s is not None and s.state is StepState.completed for s in answered)
@@ -428,7 +434,12 @@ SPECS: dict[StepKind, StepSpec[Any]] = {
     K.co_opinion: StepSpec("协办意见", CoOpinionInput, unit, co_opinion),
     K.opinion: StepSpec("办理意见", OpinionInput, unit, opinion),
     K.extension_request: StepSpec(
-        "延期申请", ExtensionRequestInput, unit, extension_request, check=step_checks.extension_request, optional=True
+        "延期申请",
+        ExtensionRequestInput,
+        unit,
+        extension_request,
+        check=step_checks.extension_request,
+        optional=True,
     ),
     K.extension_decision: StepSpec(
         "延期审批", ExtensionDecisionInput, office, extension_decision, check=step_checks.extension_decision

@@ -39,7 +39,10 @@ def cjk_font() -> str:
     found = ""
     with contextlib.suppress(OSError):
         found = subprocess.run(
-            ["fc-match", "-f", "%{file}", f"{CJK_FAMILY}:style=Regular"], capture_output=True, text=True, check=False
+            ["fc-match", "-f", "%{file}", f"{CJK_FAMILY}:style=Regular"],
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout.strip()
     if "CJK" not in found:
         raise MissingFont(f"{CJK_FAMILY} not found: apt-get install fonts-noto-cjk")
@@ -70,12 +73,22 @@ def _svg(fig: Figure) -> str:
     return out.getvalue()
 
 
-def bars(title: str, labels: Sequence[str], values: Sequence[float], *, percent: bool = False,
-         limit: int = 12, highlight: Sequence[bool] | None = None) -> str:
+def bars(
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    percent: bool = False,
+    limit: int = 12,
+    highlight: Sequence[bool] | None = None,
+) -> str:
     """Horizontal bars, the largest on top: categories, districts, units ranked."""
     _setup()
-    rows = sorted(zip(labels, values, highlight or [False] * len(labels), strict=True),
-                  key=lambda row: row[1], reverse=True)[:limit]
+    rows = sorted(
+        zip(labels, values, highlight or [False] * len(labels), strict=True),
+        key=lambda row: row[1],
+        reverse=True,
+    )[:limit]
     rows.reverse()  # barh draws bottom-up
     fig, ax = plt.subplots(figsize=(7.0, 0.9 + 0.32 * max(len(rows), 1)))
     names = [row[0] for row in rows]
@@ -98,7 +111,9 @@ def trend(title: str, labels: Sequence[str], series: dict[str, Sequence[float]])
     fig, ax = plt.subplots(figsize=(7.0, 2.6))
     styles = ((BLUE, "o", "-"), (RED, "s", "--"), (GREY, "^", ":"), ("#2e8b57", "d", "-."))
     for (name, values), (color, marker, line) in zip(series.items(), styles, strict=False):
-        ax.plot(list(labels), list(values), marker=marker, markersize=4, linestyle=line, color=color, label=name)
+        ax.plot(
+            list(labels), list(values), marker=marker, markersize=4, linestyle=line, color=color, label=name
+        )
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title, fontsize=10, loc="left", color="#555")
     ax.tick_params(axis="x", labelsize=7, rotation=45)
@@ -107,4 +122,3 @@ def trend(title: str, labels: Sequence[str], series: dict[str, Sequence[float]])
     if len(series) > 1:
         ax.legend(fontsize=8, frameon=False)
     return _svg(fig)
-

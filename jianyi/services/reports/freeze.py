@@ -17,7 +17,7 @@ from jianyi.errors import InvalidInput
 from jianyi.models import Report
 from jianyi.models.enums import Role
 from jianyi.services.actors import Actor
-from jianyi.services.figures import Period, Scope, compute_figures
+from jianyi.services.figures import Period, Scope, compute_figures, trend_counts
 from jianyi.services.reports.kinds import kind_for, kind_of
 
 # Who computes a report's figures: the system, on the office's behalf (the whole network).
@@ -35,8 +35,14 @@ def latest(session: Session, *, kind: str, period: str, scope_key: str = CITY) -
     )
 
 
-def weeks_of(period: Period, *, at_least: int = TREND_WEEKS) -> list[Period]:
-    """The ISO weeks that overlap the period, with earlier ones so that there are ``at_least``."""
+def trend_periods(period: Period, *, at_least: int = TREND_WEEKS) -> list[Period]:
+    """The periods a report's trend shows: the ISO weeks that overlap a week, month or quarter, with
+    earlier ones so that there are ``at_least``; the months of a half-year or a year."""
+    if period.kind in ("half", "year"):
+        months = [Period.containing("month", period.start)]
+        while months[-1].end < period.end:
+            months.append(Period.containing("month", months[-1].end))
+        return months
     last = Period.containing("week", period.end - timedelta(seconds=1))
     weeks = [last]
     while weeks[0].start > period.start or len(weeks) < at_least:
@@ -44,17 +50,18 @@ def weeks_of(period: Period, *, at_least: int = TREND_WEEKS) -> list[Period]:
     return weeks
 
 
-def weekly_trend(session: Session, period: Period, now: datetime) -> dict[str, Any]:
-    """Week by week, through the period: suggestions received, referrals to units, late answers.
-    Each week's figures are the figures service's, as of ``now`` (the weeks not yet begun are left out)."""
-    weeks = [week for week in weeks_of(period) if week.start < now]
+def trend(session: Session, period: Period, now: datetime) -> dict[str, Any]:
+    """Period by period (weeks or months, ``trend_periods``): suggestions received, referrals to units,
+    late answers, as the figures service counts them as of ``now`` (periods not yet begun left out)."""
+    shown = [p for p in trend_periods(period) if p.start < now]
     series: dict[str, list[int]] = {"收到建议": [], "转办单位": [], "超期办理": []}
-    for week in weeks:
-        figures = compute_figures(session, actor=REPORTS, period=week, scope=Scope.city(), now=now)
-        series["收到建议"].append(figures.table("by_stage").total)
-        series["转办单位"].append(figures.table("by_unit").total)
-        series["超期办理"].append(sum(unit.late for unit in figures.units))
-    return {"weeks": [week.code for week in weeks], "series": series}
+    for each in shown:
+        found = trend_counts(session, actor=REPORTS, period=each, scope=Scope.city(), now=now)
+        series["收到建议"].append(found["received"])
+        series["转办单位"].append(found["referred"])
+        series["超期办理"].append(found["late"])
+    by = "month" if period.kind in ("half", "year") else "week"
+    return {"by": by, "periods": [each.code for each in shown], "series": series}
 
 
 def freeze(
@@ -81,7 +88,7 @@ def freeze(
         return before
     figures = compute_figures(session, actor=REPORTS, period=parsed, scope=Scope.city(), now=now)
     frozen = figures.model_dump(mode="json")
-    frozen["trend"] = weekly_trend(session, parsed, now)
+    frozen["trend"] = trend(session, parsed, now)
     report = Report(
         kind=kind,
         period=period,

@@ -31,7 +31,9 @@ class ReportKind:
 KINDS: dict[str, ReportKind] = {
     kind.name: kind
     for kind in (
-        ReportKind("weekly", "周汇总", "week", "0 8 * * mon"),  # Monday 08:00 (a name: APScheduler counts 0 as Monday)
+        ReportKind(
+            "weekly", "周汇总", "week", "0 8 * * mon"
+        ),  # Monday 08:00 (a name: APScheduler counts 0 as Monday)
         ReportKind("monthly", "月通报", "month", "0 8 1 * *"),  # the 1st at 08:00, the month before
         ReportKind("quarterly", "季督查", "quarter", "30 8 1 1,4,7,10 *"),
         ReportKind("half_year", "半年报告", "half", "0 9 1 1,7 *"),

@@ -85,4 +85,3 @@ def queue(session: Session, *, report_id: int, now: datetime) -> int:
     report.emailed_at = now
     session.flush()
     return len(rows)
-

@@ -30,5 +30,7 @@ def markdown(report: Report, *, pdf_url: str, html_url: str) -> str:
         lines += ["| 指标 | 比率 | 分子/分母 |", "|---|---:|---:|"]
         for rate in rates:
             value = "—" if rate["value"] is None else f"{rate['value']:.1%}"
-            lines.append(f"| {_cell(rate['label_zh'])} | {value} | {rate['numerator']}/{rate['denominator']} |")
+            lines.append(
+                f"| {_cell(rate['label_zh'])} | {value} | {rate['numerator']}/{rate['denominator']} |"
+            )
     return "\n".join(lines) + "\n"

@@ -14,13 +14,37 @@ from jianyi.services.reports import charts
 # Chinese headers of the columns of a list the figures service may add (laid out generically); an
 # unknown column keeps its name.
 HEADERS = {
-    "unit": "单位", "unit_code": "单位代码", "unit_name": "单位", "name": "名称", "label": "名称",
-    "code": "代码", "kind": "类型", "open": "在办", "received": "收到", "assigned": "承办",
-    "answered": "已答复", "closed": "办结", "late": "超期", "overdue": "超期", "on_time": "按期",
-    "on_time_rate": "按期率", "escalated": "提级督办", "bulletin": "通报", "marked": "列入通报",
-    "supervision_orders": "督办单", "count": "件数", "items": "事项", "tracking_code": "编号",
-    "title": "标题", "period": "期间", "due_at": "期限", "days_late": "超期天数", "step": "环节",
-    "rank": "名次", "rate": "比率", "value": "值",
+    "unit": "单位",
+    "unit_code": "单位代码",
+    "unit_name": "单位",
+    "name": "名称",
+    "label": "名称",
+    "code": "代码",
+    "kind": "类型",
+    "open": "在办",
+    "received": "收到",
+    "assigned": "承办",
+    "answered": "已答复",
+    "closed": "办结",
+    "late": "超期",
+    "overdue": "超期",
+    "on_time": "按期",
+    "on_time_rate": "按期率",
+    "escalated": "提级督办",
+    "bulletin": "通报",
+    "marked": "列入通报",
+    "supervision_orders": "督办单",
+    "count": "件数",
+    "items": "事项",
+    "tracking_code": "编号",
+    "title": "标题",
+    "period": "期间",
+    "due_at": "期限",
+    "days_late": "超期天数",
+    "step": "环节",
+    "rank": "名次",
+    "rate": "比率",
+    "value": "值",
 }
 # The count tables drawn as charts (the others are tables only): categories, districts, channels, outcomes.
 CHARTED = frozenset({"by_category", "by_district", "by_channel", "by_outcome", "by_unit"})
@@ -84,14 +108,24 @@ def rates_section(rates: list[dict[str, Any]]) -> Section:
     for rate in rates:
         value = rate["value"]
         section.rows.append(
-            Row([Cell(rate["label_zh"]), _text(rate["numerator"]), _text(rate["denominator"]),
-                 Cell("—" if value is None else f"{value:.1%}", number=True)])
+            Row(
+                [
+                    Cell(rate["label_zh"]),
+                    _text(rate["numerator"]),
+                    _text(rate["denominator"]),
+                    Cell("—" if value is None else f"{value:.1%}", number=True),
+                ]
+            )
         )
     shown = [r for r in rates if r["value"] is not None]
     if shown:
-        section.charts.append(data_uri(charts.bars(
-            "比率", [r["label_zh"] for r in shown], [float(r["value"]) for r in shown], percent=True
-        )))
+        section.charts.append(
+            data_uri(
+                charts.bars(
+                    "比率", [r["label_zh"] for r in shown], [float(r["value"]) for r in shown], percent=True
+                )
+            )
+        )
     return section
 
 
@@ -111,7 +145,9 @@ def generic_section(title: str, rows: list[dict[str, Any]], *, empty: str) -> Se
     section = Section(title, empty=empty)
     if not rows:
         return section
-    columns = [k for k, v in rows[0].items() if not isinstance(v, dict) and not k.endswith("_id") and k != "id"]
+    columns = [
+        k for k, v in rows[0].items() if not isinstance(v, dict) and not k.endswith("_id") and k != "id"
+    ]
     section.headers = [HEADERS.get(c, c) for c in columns]
     for row in rows:
         flag = any(_number(row.get(name)) and row[name] > 0 for name in FLAGS)
@@ -124,60 +160,112 @@ def units_sections(units: list[dict[str, Any]]) -> list[Section]:
     ranked = Section("各单位按期办理率排名", empty="本期无转办单位。")
     measured = [u for u in units if u["on_time"] + u["late"]]
     if measured:
-        ranked.charts.append(data_uri(charts.bars(
-            "按期办理率（红色：有超期或提级督办）",
-            [u["name"] for u in measured],
-            [u["on_time"] / (u["on_time"] + u["late"]) for u in measured],
-            percent=True,
-            limit=15,
-            highlight=[bool(u["late"] or u["escalated"]) for u in measured],
-        )))
-    ranked.headers = ["单位", "转办", "按期", "超期", "在办超期", "最长超期(工作日)", "提级督办", "督办单", "督办单超期"]
+        ranked.charts.append(
+            data_uri(
+                charts.bars(
+                    "按期办理率（红色：有超期或提级督办）",
+                    [u["name"] for u in measured],
+                    [u["on_time"] / (u["on_time"] + u["late"]) for u in measured],
+                    percent=True,
+                    limit=15,
+                    highlight=[bool(u["late"] or u["escalated"]) for u in measured],
+                )
+            )
+        )
+    ranked.headers = [
+        "单位",
+        "转办",
+        "按期",
+        "超期",
+        "在办超期",
+        "最长超期(工作日)",
+        "提级督办",
+        "督办单",
+        "督办单超期",
+    ]
     order = sorted(units, key=lambda u: (-(u["late"] + u["open_overdue"] + u["escalated"]), -u["referred"]))
     for u in order:
         if not (u["referred"] or u["late"] or u["open_overdue"] or u["orders_issued"]):
             continue
-        ranked.rows.append(Row(
-            [Cell(u["name"])] + [_text(u[c]) for c in (
-                "referred", "on_time", "late", "open_overdue", "max_working_days_overdue", "escalated",
-                "orders_issued", "orders_late",
-            )],
-            flag=bool(u["late"] or u["open_overdue"] or u["escalated"]),
-        ))
-    late = Section("超期与提级督办单位", headers=["单位", "超期", "在办超期", "提级督办", "督办单超期"],
-                   empty="本期无超期或提级督办的单位。")
+        ranked.rows.append(
+            Row(
+                [Cell(u["name"])]
+                + [
+                    _text(u[c])
+                    for c in (
+                        "referred",
+                        "on_time",
+                        "late",
+                        "open_overdue",
+                        "max_working_days_overdue",
+                        "escalated",
+                        "orders_issued",
+                        "orders_late",
+                    )
+                ],
+                flag=bool(u["late"] or u["open_overdue"] or u["escalated"]),
+            )
+        )
+    late = Section(
+        "超期与提级督办单位",
+        headers=["单位", "超期", "在办超期", "提级督办", "督办单超期"],
+        empty="本期无超期或提级督办的单位。",
+    )
     for u in order:
         if u["late"] or u["open_overdue"] or u["escalated"] or u["orders_late"]:
-            late.rows.append(Row([Cell(u["name"]), _text(u["late"]), _text(u["open_overdue"]),
-                                  _text(u["escalated"]), _text(u["orders_late"])], flag=True))
+            late.rows.append(
+                Row(
+                    [
+                        Cell(u["name"]),
+                        _text(u["late"]),
+                        _text(u["open_overdue"]),
+                        _text(u["escalated"]),
+                        _text(u["orders_late"]),
+                    ],
+                    flag=True,
+                )
+            )
     return [late, ranked]
 
 
 def bulletin_section(items: list[dict[str, Any]], names: dict[str, str]) -> Section:
     """What the supervision ladder's bulletin rung marked: named in the monthly bulletin."""
-    section = Section("列入月通报事项", headers=["编号", "标题", "办理机构", "超期单位", "通报月份"],
-                      empty="本期无列入通报的事项。")
+    section = Section(
+        "列入月通报事项",
+        headers=["编号", "标题", "办理机构", "超期单位", "通报月份"],
+        empty="本期无列入通报的事项。",
+    )
     for item in items:
-        section.rows.append(Row([
-            Cell(item["tracking_code"]), Cell(item["title"]), Cell(names.get(item["office"], item["office"])),
-            Cell("、".join(names.get(code, code) for code in item["units"])), Cell("、".join(item["months"])),
-        ], flag=True))
+        section.rows.append(
+            Row(
+                [
+                    Cell(item["tracking_code"]),
+                    Cell(item["title"]),
+                    Cell(names.get(item["office"], item["office"])),
+                    Cell("、".join(names.get(code, code) for code in item["units"])),
+                    Cell("、".join(item["months"])),
+                ],
+                flag=True,
+            )
+        )
     return section
 
 
 def trend_section(trend: dict[str, Any]) -> Section:
-    """Weekly series frozen with the report: {"weeks": [...], "series": {name: [...]}}."""
-    section = Section("按周趋势", empty="无。")
-    weeks, series = trend.get("weeks") or [], trend.get("series") or {}
-    if weeks and series:
-        section.charts.append(data_uri(charts.trend("件数", weeks, series)))
+    """The series frozen with the report: {"by": "week" | "month", "periods": [...], "series":
+    {name: [...]}} (versions frozen before months were kept {"weeks": [...], "series": ...})."""
+    by_month = trend.get("by") == "month"
+    section = Section("按月趋势" if by_month else "按周趋势", empty="无。")
+    periods, series = trend.get("periods") or trend.get("weeks") or [], trend.get("series") or {}
+    if periods and series:
+        section.charts.append(data_uri(charts.trend("件数", periods, series)))
         totals = "；".join(f"{name}合计 {sum(values)}" for name, values in series.items())
-        section.text = f"{weeks[0]} 至 {weeks[-1]}：{totals}。"
+        section.text = f"{periods[0]} 至 {periods[-1]}：{totals}。"
     return section
 
 
 def sections(figures: dict[str, Any]) -> list[Section]:
-    """Rates first, then the weekly trend, the late units, the bulletin, the count tables (categories,
+    """Rates first, then the trend, the late units, the bulletin, the count tables (categories,
     districts …), the units ranked; then any list the figures service adds, generically."""
     out: list[Section] = []
     if figures.get("rates"):
@@ -197,6 +285,11 @@ def sections(figures: dict[str, Any]) -> list[Section]:
     out.append(unit_sections[1])
     known = {"rates", "trend", "units", "bulletin", "tables"}
     for name, value in figures.items():
-        if name not in known and isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        if (
+            name not in known
+            and isinstance(value, list)
+            and value
+            and all(isinstance(v, dict) for v in value)
+        ):
             out.append(generic_section(HEADERS.get(name, name), value, empty="无。"))
     return out
