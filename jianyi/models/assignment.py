@@ -15,7 +15,7 @@ class Assignment(Base):
     __tablename__ = "assignments"
     # The figures: referrals made, and re-routings (withdrawn), in a period.
     __table_args__ = (
-        Index("ix_assignments_created_at", "created_at"),
+        Index("ix_assignments_created_at", "created_at", "suggestion_id", "unit_id"),  # covering: the figures
         Index("ix_assignments_state_closed", "state", "closed_at"),
     )
 

@@ -20,7 +20,9 @@ class Proposer(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
-    address: Mapped[str | None] = mapped_column(String(300))  # postal: a letter reaches who gave no other contact
+    address: Mapped[str | None] = mapped_column(
+        String(300)
+    )  # postal: a letter reaches who gave no other contact
     anonymous: Mapped[bool] = mapped_column(default=False)
     confidential: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -38,7 +38,9 @@ class ProposerIn(BaseModel):
 
     kind: ProposerKind = ProposerKind.person
     name: Line | None = Field(default=None, max_length=200)
-    phone: Phone | None = Field(default=None, max_length=40, description="a mainland mobile or landline number")
+    phone: Phone | None = Field(
+        default=None, max_length=40, description="a mainland mobile or landline number"
+    )
     email: EmailStr | None = Field(default=None, max_length=254)
     address: Line | None = Field(
         default=None, max_length=300, description="postal address, for a letter (信函) to the proposer"

@@ -12,6 +12,10 @@ from jianyi.models.enums import Role, StepKind, StepState
 _RUNNING = "state = 'open' AND paused_at IS NULL"  # open steps whose deadline clock runs
 
 
+# What the on-time figures read of a step beside its kind and the instant they range over.
+_FIGURES_READ = ("due_at", "missed_due_at", "paused_at", "unit_id", "suggestion_id", "optional")
+
+
 class Step(Base):
     """A human step: a typed input that one role of one unit owes, and the suggestion's flow waits for."""
 
@@ -50,10 +54,12 @@ class Step(Base):
             sqlite_where=text(_RUNNING),
             postgresql_where=text(_RUNNING),
         ),
-        # The figures (jianyi.services.figures): steps of a kind answered, due or opened in a period.
-        Index("ix_steps_kind_submitted", "kind", "submitted_at"),
-        Index("ix_steps_kind_state_due", "kind", "state", "due_at"),
-        Index("ix_steps_kind_created", "kind", "created_at"),
+        # The figures (jianyi.services.figures): steps of a kind answered, due or opened in a period,
+        # with every column the on-time figures read, so that a year's hundreds of thousands of
+        # steps are counted from the index alone, never one table read each.
+        Index("ix_steps_kind_submitted", "kind", "submitted_at", *_FIGURES_READ),
+        Index("ix_steps_kind_state_due", "kind", "state", "due_at", *_FIGURES_READ[1:]),
+        Index("ix_steps_kind_created", "kind", "created_at", "suggestion_id"),
         # Steps paused after their deadline: few, read by every on-time figure.
         Index(
             "ix_steps_missed_due",
