@@ -21,7 +21,17 @@ from jianyi.api.errors import (
     validation_error,
 )
 from jianyi.api.gate import ConcurrencyGate
-from jianyi.api.routes import board, communications, figures, reports, steps, suggestions, track, units
+from jianyi.api.routes import (
+    board,
+    communications,
+    digests,
+    figures,
+    reports,
+    steps,
+    suggestions,
+    track,
+    units,
+)
 from jianyi.api.security import SecurityHeaders
 from jianyi.errors import JianyiError
 
@@ -46,7 +56,7 @@ def create_app() -> FastAPI:
         session.execute(text("select 1"))
         return {"status": "ok", "database": "ok"}
 
-    for module in (units, suggestions, steps, communications, track, board, reports):
+    for module in (units, suggestions, steps, communications, track, board, reports, digests):
         app.include_router(module.router)
     app.include_router(figures.router)
     openapi.install(app)

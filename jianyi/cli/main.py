@@ -24,6 +24,7 @@ from jianyi.cli.common import (
     token_of,
 )
 from jianyi.cli.comms import comms_app
+from jianyi.cli.digest import digest_app
 from jianyi.cli.figures import figures_app
 from jianyi.cli.reports import reports_app
 from jianyi.cli.rules import rules_app
@@ -49,6 +50,7 @@ app.add_typer(supervision_app, name="supervision")
 app.add_typer(comms_app, name="comms")
 app.add_typer(figures_app, name="figures")
 app.add_typer(reports_app, name="reports")
+app.add_typer(digest_app, name="digest")
 app.add_typer(runs_app, name="runs")
 serve.register(app)
 

@@ -6,6 +6,7 @@ from jianyi.models.base import Base
 from jianyi.models.calendar_day import CalendarDay
 from jianyi.models.calendar_year import CalendarYear
 from jianyi.models.communication import Communication
+from jianyi.models.digest import Digest, DigestItem
 from jianyi.models.executor_lease import ExecutorLease, RunClaim
 from jianyi.models.leader_instruction import LeaderInstruction
 from jianyi.models.opinion import Opinion
@@ -28,6 +29,8 @@ __all__ = [
     "CalendarDay",
     "CalendarYear",
     "Communication",
+    "Digest",
+    "DigestItem",
     "ExecutorLease",
     "ImplementationProgress",
     "LeaderInstruction",

@@ -118,6 +118,10 @@ class StepView(BaseModel):
     proposal: dict[str, Any] | None = Field(
         default=None, description="what the rules propose for this step (triage: the routing table's units)"
     )
+    instruction: dict[str, Any] | None = Field(
+        default=None,
+        description="a unit's step: the leader's instruction (批示) on the item, if any: leader, instructed_on, text",
+    )
 
 
 class TimelineEntry(BaseModel):

@@ -1,0 +1,64 @@
+"""digests of important suggestions (人民建议摘报) and their items
+
+One row per issue (第N期) and one per suggestion digested, its entry frozen as JSON.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-06 14:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0012"
+down_revision: str | Sequence[str] | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "digests",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("compiled_at", sa.DateTime(), nullable=False),
+        sa.Column("compiled_by", sa.String(length=100), nullable=False),
+        sa.Column("html_path", sa.String(length=500), nullable=True),
+        sa.Column("pdf_path", sa.String(length=500), nullable=True),
+        sa.Column("emailed_at", sa.DateTime(), nullable=True),
+        sa.Column("flow_run_id", sa.String(length=36), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_digests")),
+        sa.UniqueConstraint("number", name=op.f("uq_digests_number")),
+    )
+    op.create_table(
+        "digest_items",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("digest_id", sa.Integer(), nullable=False),
+        sa.Column("suggestion_id", sa.Integer(), nullable=False),
+        sa.Column("step_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("entry", JSON, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["digest_id"], ["digests.id"], name=op.f("fk_digest_items_digest_id_digests")
+        ),
+        sa.ForeignKeyConstraint(
+            ["suggestion_id"], ["suggestions.id"], name=op.f("fk_digest_items_suggestion_id_suggestions")
+        ),
+        sa.ForeignKeyConstraint(["step_id"], ["steps.id"], name=op.f("fk_digest_items_step_id_steps")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_digest_items")),
+        sa.UniqueConstraint("suggestion_id", name=op.f("uq_digest_items_suggestion_id")),
+    )
+    with op.batch_alter_table("digest_items", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_digest_items_digest_id"), ["digest_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("digest_items", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_digest_items_digest_id"))
+    op.drop_table("digest_items")
+    op.drop_table("digests")

@@ -1,0 +1,107 @@
+"""The digest through Prefect, as jianyi's executor runs it: its deployment, the week's run created
+once and run in-process, its tasks and its markdown artifact (no personal data); the schedule read
+from the rules, equal to deployments/prefect.yaml's."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from clock import Clock
+from digest_seed import add_leaders, personal_data, seed_important
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    DeploymentFilter,
+    DeploymentFilterId,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.logging.handlers import APILogHandler
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from reports_seed import clock, pdf_text, reports_home
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from jianyi.executor import cycles
+from jianyi.flows.digest import digest_of_important_suggestions
+from jianyi.models import Digest, OutboxMessage
+from jianyi.runtime.prefect_server import PrefectServer
+from jianyi.services.deadlines import current_rules
+from jianyi.services.reports.kinds import SHANGHAI
+
+__all__ = ["clock", "reports_home"]  # fixtures
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = PrefectServer(tmp_path_factory.mktemp("prefect"), ui=False).start()
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        yield server.api_url
+        APILogHandler().flush()
+    server.stop()
+
+
+@SQLITE
+def test_the_executor_compiles_the_weeks_digest_as_one_flow_run(
+    prefect_api: str, clock: Clock, sessions: sessionmaker[Session], reports_home: Path
+) -> None:
+    add_leaders(clock)
+    seed_important(clock)
+
+    async def scenario() -> dict[str, Any]:
+        deployment = await cycles.ensure_deployment()
+        async with get_client() as client:
+            assert await cycles.make(client, deployment, "2026-11-06") is True
+            # A second trigger the same day (another executor) gets the same run back, and leaves it.
+            assert await cycles.make(client, deployment, "2026-11-06") is False
+            [run] = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment]))
+            )
+            assert run.state is not None and run.state.type is StateType.COMPLETED
+            tasks = {
+                t.name.rsplit("-", 1)[0] for t in await client.read_task_runs() if t.flow_run_id == run.id
+            }
+            [artifact] = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+            )
+            return {"run_id": str(run.id), "tasks": tasks, "artifact": artifact}
+
+    made = asyncio.run(scenario())
+    assert made["tasks"] == {"compile", "render", "mail"}
+    artifact = made["artifact"]
+    assert artifact.key == "digest-1" and "# 人民建议摘报（第1期）" in artifact.data
+    assert not [value for value in personal_data() if value in artifact.data]
+    with sessions() as session:
+        [digest] = session.scalars(select(Digest)).all()
+        mails = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "digest")).all()
+    assert digest.flow_run_id == made["run_id"] and len(mails) == 2
+    assert "关于公交线路优化的建议（2）" in pdf_text(Path(digest.pdf_path or ""))
+
+    # Run by hand with nothing waiting: no issue, no mail.
+    assert digest_of_important_suggestions(by="test") == {"digest_id": None, "mails_queued": 0}
+
+
+def test_the_schedule_comes_from_the_rules_and_matches_prefect_yaml() -> None:
+    rules = current_rules()
+    assert rules.cycles.digest.scheduled and rules.cycles.digest.cron == "0 9 * * fri"
+    thursday = datetime(2026, 11, 5, 4, 0, tzinfo=UTC)
+    fires = cycles.trigger(rules).get_next_fire_time(None, thursday)
+    assert (
+        fires is not None
+        and fires.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M %a") == "2026-11-06 09:00 Fri"
+    )
+    deployments = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "deployments" / "prefect.yaml").read_text(encoding="utf-8")
+    )["deployments"]
+    [digest] = [d for d in deployments if d["entrypoint"].endswith(":digest_of_important_suggestions")]
+    [schedule] = digest["schedules"]
+    assert (schedule["cron"], schedule["timezone"]) == (rules.cycles.digest.cron, rules.calendar.time_zone)
+    assert str(cycles.trigger(rules)) == str(CronTrigger.from_crontab("0 9 * * fri", timezone=SHANGHAI))
