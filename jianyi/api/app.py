@@ -23,6 +23,7 @@ from jianyi.api.errors import (
 from jianyi.api.gate import ConcurrencyGate
 from jianyi.api.routes import (
     board,
+    campaigns,
     communications,
     digests,
     figures,
@@ -56,8 +57,9 @@ def create_app() -> FastAPI:
         session.execute(text("select 1"))
         return {"status": "ok", "database": "ok"}
 
-    for module in (units, suggestions, steps, communications, track, board, reports, digests):
+    for module in (units, suggestions, steps, communications, track, board, reports, digests, campaigns):
         app.include_router(module.router)
+    app.include_router(campaigns.public)
     app.include_router(figures.router)
     openapi.install(app)
     return app

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from jianyi.cli import serve
 from jianyi.cli.calendar import calendar_app
+from jianyi.cli.campaign import campaign_app
 from jianyi.cli.common import (
     TokenOption,
     actor,
@@ -51,6 +52,7 @@ app.add_typer(comms_app, name="comms")
 app.add_typer(figures_app, name="figures")
 app.add_typer(reports_app, name="reports")
 app.add_typer(digest_app, name="digest")
+app.add_typer(campaign_app, name="campaign")
 app.add_typer(runs_app, name="runs")
 serve.register(app)
 

@@ -72,6 +72,7 @@ class Executor:
         if self.settings.reports_scheduled:  # the periodic reports: cron jobs here, not Prefect's scheduler
             reports.add_jobs(scheduler, await reports.ensure_deployments())
             cycles.add_jobs(scheduler, await cycles.ensure_deployment())  # the digest, on the rules' cron
+            cycles.add_campaign_jobs(scheduler, await cycles.ensure_campaign_deployment())
         # One Prefect client of each kind for the whole process, shared by the loops and every
         # attempt (attempt tasks inherit these contexts): building a client is not cheap.
         with SyncClientContext.get_or_create():

@@ -5,6 +5,7 @@ from jianyi.models.audit import AuditEntry
 from jianyi.models.base import Base
 from jianyi.models.calendar_day import CalendarDay
 from jianyi.models.calendar_year import CalendarYear
+from jianyi.models.campaign import Campaign
 from jianyi.models.communication import Communication
 from jianyi.models.digest import Digest, DigestItem
 from jianyi.models.executor_lease import ExecutorLease, RunClaim
@@ -28,6 +29,7 @@ __all__ = [
     "Base",
     "CalendarDay",
     "CalendarYear",
+    "Campaign",
     "Communication",
     "Digest",
     "DigestItem",

@@ -81,6 +81,9 @@ class SuggestionIn(BaseModel):
         default=None, max_length=64, description="code of the district or sub-district concerned"
     )
     campaign: Line | None = Field(default=None, max_length=64)
+    campaign_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="the campaign (主动征集) this answers: it must be open"
+    )
 
     @model_validator(mode="after")
     def _proposer_reachable(self) -> SuggestionIn:

@@ -1,6 +1,7 @@
-"""The digest through Prefect, as jianyi's executor runs it: its deployment, the week's run created
-once and run in-process, its tasks and its markdown artifact (no personal data); the schedule read
-from the rules, equal to deployments/prefect.yaml's."""
+"""The office's cycles through Prefect, as jianyi's executor runs them: the digest's deployment, the
+week's run created once and run in-process, its tasks and its markdown artifact (no personal data);
+its schedule read from the rules, equal to deployments/prefect.yaml's. And a campaign's runs: closed
+when its window has ended, then published once its feedback is given, each step one run."""
 
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from jianyi.executor import cycles
 from jianyi.flows.digest import digest_of_important_suggestions
 from jianyi.models import Digest, OutboxMessage
+from jianyi.models.campaign_schemas import CampaignIn, FeedbackIn
+from jianyi.models.enums import Channel
 from jianyi.runtime.prefect_server import PrefectServer
+from jianyi.services.cycles import campaigns
 from jianyi.services.deadlines import current_rules
 from jianyi.services.reports.kinds import SHANGHAI
 
@@ -105,3 +109,58 @@ def test_the_schedule_comes_from_the_rules_and_matches_prefect_yaml() -> None:
     [schedule] = digest["schedules"]
     assert (schedule["cron"], schedule["timezone"]) == (rules.cycles.digest.cron, rules.calendar.time_zone)
     assert str(cycles.trigger(rules)) == str(CronTrigger.from_crontab("0 9 * * fri", timezone=SHANGHAI))
+
+
+@SQLITE
+def test_the_executor_runs_a_campaigns_cycle_as_flow_runs(
+    prefect_api: str, clock: Clock, users: Any, sessions: sessionmaker[Session], reports_home: Path
+) -> None:
+    closed_at = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # the window has ended: due to close
+    data = CampaignIn(
+        code="2026-parks",
+        topic="公园开放",
+        explanation="征集公园开放时间的意见",
+        host_units=["city-transport"],
+        channels=[Channel.campaign],
+        opens_at=datetime(2026, 11, 2, tzinfo=UTC),
+        closes_at=closed_at,
+    )
+    with sessions() as session:
+        campaign_id = campaigns.create(session, actor=users.actors["office"], data=data, now=closed_at).id
+        session.commit()
+    assert cycles.due_campaigns() == [(campaign_id, "open")]
+
+    async def step(state: str) -> dict[str, Any]:
+        deployment = await cycles.ensure_campaign_deployment()
+        async with get_client() as client:
+            assert await cycles.make_campaign_run(client, deployment, campaign_id, state) is True
+            assert await cycles.make_campaign_run(client, deployment, campaign_id, state) is False  # once
+            runs = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment]))
+            )
+            [run] = [r for r in runs if r.name.endswith(state)]
+            tasks = {
+                t.name.rsplit("-", 1)[0] for t in await client.read_task_runs() if t.flow_run_id == run.id
+            }
+            [artifact] = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+            )
+            assert run.state is not None and run.state.type is StateType.COMPLETED
+            return {"tasks": tasks, "artifact": artifact.data}
+
+    closing = asyncio.run(step("open"))
+    assert closing["tasks"] == {"close", "publish"} and "状态：awaiting_feedback" in closing["artifact"]
+    assert cycles.due_campaigns() == []  # waits for the office's feedback
+    with sessions() as session:
+        campaigns.give_feedback(
+            session,
+            actor=users.actors["office"],
+            campaign_id=campaign_id,
+            data=FeedbackIn(summary="未收到建议", next_steps="下次扩大宣传"),
+            now=closed_at,
+        )
+        session.commit()
+    assert cycles.due_campaigns() == [(campaign_id, "feedback_given")]
+    publishing = asyncio.run(step("feedback_given"))
+    assert "状态：published" in publishing["artifact"] and "下次扩大宣传" in publishing["artifact"]
+    assert cycles.due_campaigns() == []

@@ -1,6 +1,7 @@
-"""digests of important suggestions (人民建议摘报) and their items
+"""the office's cycles: digests of important suggestions (人民建议摘报) and campaigns (主动征集)
 
-One row per issue (第N期) and one per suggestion digested, its entry frozen as JSON.
+One row per digest issue (第N期) and one per suggestion digested, its entry frozen as JSON; one row
+per campaign, its participation and collective feedback as JSON.
 
 Revision ID: 0012
 Revises: 0011
@@ -55,9 +56,38 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("digest_items", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_digest_items_digest_id"), ["digest_id"], unique=False)
+    op.create_table(
+        "campaigns",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("topic", sa.String(length=300), nullable=False),
+        sa.Column("explanation", sa.Text(), nullable=False),
+        sa.Column("host_units", JSON, nullable=False),
+        sa.Column("channels", JSON, nullable=False),
+        sa.Column("opens_at", sa.DateTime(), nullable=False),
+        sa.Column("closes_at", sa.DateTime(), nullable=False),
+        sa.Column("deadline_profile", sa.String(length=64), nullable=True),
+        sa.Column("state", sa.String(length=32), nullable=False),
+        sa.Column("participation", JSON, nullable=True),
+        sa.Column("feedback", JSON, nullable=True),
+        sa.Column("closed_at", sa.DateTime(), nullable=True),
+        sa.Column("published_at", sa.DateTime(), nullable=True),
+        sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("flow_run_id", sa.String(length=36), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
+        sa.UniqueConstraint("code", name=op.f("uq_campaigns_code")),
+    )
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_campaigns_closes_at"), ["closes_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_campaigns_state"), ["state"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaigns_state"))
+        batch_op.drop_index(batch_op.f("ix_campaigns_closes_at"))
+    op.drop_table("campaigns")
     with op.batch_alter_table("digest_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_digest_items_digest_id"))
     op.drop_table("digest_items")
