@@ -24,6 +24,7 @@ from jianyi.api.gate import ConcurrencyGate
 from jianyi.api.routes import (
     board,
     campaigns,
+    commendations,
     communications,
     digests,
     figures,
@@ -60,6 +61,8 @@ def create_app() -> FastAPI:
     for module in (units, suggestions, steps, communications, track, board, reports, digests, campaigns):
         app.include_router(module.router)
     app.include_router(campaigns.public)
+    app.include_router(commendations.router)
+    app.include_router(commendations.public)
     app.include_router(figures.router)
     openapi.install(app)
     return app

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from jianyi.cli import serve
 from jianyi.cli.calendar import calendar_app
 from jianyi.cli.campaign import campaign_app
+from jianyi.cli.commendation import commendation_app
 from jianyi.cli.common import (
     TokenOption,
     actor,
@@ -53,6 +54,7 @@ app.add_typer(figures_app, name="figures")
 app.add_typer(reports_app, name="reports")
 app.add_typer(digest_app, name="digest")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(commendation_app, name="commendation")
 app.add_typer(runs_app, name="runs")
 serve.register(app)
 

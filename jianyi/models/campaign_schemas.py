@@ -12,7 +12,9 @@ from jianyi.models.step_inputs import TextInput, UnitCode
 
 
 class CampaignIn(TextInput):
-    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$", description="a stable code, e.g. 2027-transit")
+    code: str = Field(
+        max_length=64, pattern=r"^[a-z0-9][a-z0-9-]{1,63}$", description="a stable code, e.g. 2027-transit"
+    )
     topic: str = Field(min_length=2, max_length=300)
     explanation: str = Field(min_length=2, max_length=20_000)
     host_units: list[UnitCode] = Field(min_length=1, max_length=20, description="unit codes")

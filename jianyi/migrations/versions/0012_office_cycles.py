@@ -1,4 +1,4 @@
-"""the office's cycles: digests of important suggestions (人民建议摘报) and campaigns (主动征集)
+"""the office's cycles: digests (人民建议摘报), campaigns (主动征集), the annual commendation (表彰奖励)
 
 One row per digest issue (第N期) and one per suggestion digested, its entry frozen as JSON; one row
 per campaign, its participation and collective feedback as JSON.
@@ -81,9 +81,65 @@ def upgrade() -> None:
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_campaigns_closes_at"), ["closes_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_campaigns_state"), ["state"], unique=False)
+    op.create_table(
+        "experts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_experts_unit_id_units")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_experts")),
+    )
+    op.create_table(
+        "commendation_cycles",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("window_start", sa.DateTime(), nullable=False),
+        sa.Column("window_end", sa.DateTime(), nullable=False),
+        sa.Column("rules", JSON, nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("seed", sa.String(length=64), nullable=True),
+        sa.Column("panel", JSON, nullable=True),
+        sa.Column("approved_by", sa.String(length=100), nullable=True),
+        sa.Column("approved_at", sa.DateTime(), nullable=True),
+        sa.Column("published_at", sa.DateTime(), nullable=True),
+        sa.Column("flow_run_id", sa.String(length=36), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_commendation_cycles")),
+        sa.UniqueConstraint("year", name=op.f("uq_commendation_cycles_year")),
+    )
+    op.create_table(
+        "nominations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("cycle_id", sa.Integer(), nullable=False),
+        sa.Column("suggestion_id", sa.Integer(), nullable=False),
+        sa.Column("step_id", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("scores", JSON, nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=True),
+        sa.Column("tier", sa.String(length=32), nullable=True),
+        sa.Column("nominated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cycle_id"], ["commendation_cycles.id"], name=op.f("fk_nominations_cycle_id_commendation_cycles")
+        ),
+        sa.ForeignKeyConstraint(
+            ["suggestion_id"], ["suggestions.id"], name=op.f("fk_nominations_suggestion_id_suggestions")
+        ),
+        sa.ForeignKeyConstraint(["step_id"], ["steps.id"], name=op.f("fk_nominations_step_id_steps")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_nominations")),
+        sa.UniqueConstraint("cycle_id", "suggestion_id", name="uq_nominations_item"),
+    )
+    with op.batch_alter_table("nominations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_nominations_cycle_id"), ["cycle_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("nominations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_nominations_cycle_id"))
+    op.drop_table("nominations")
+    op.drop_table("commendation_cycles")
+    op.drop_table("experts")
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_campaigns_state"))
         batch_op.drop_index(batch_op.f("ix_campaigns_closes_at"))
