@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,13 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 from clock import Clock
+from commendation_seed import implemented
 from digest_seed import add_leaders, personal_data, seed_important
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
     DeploymentFilter,
     DeploymentFilterId,
 )
@@ -31,12 +33,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from jianyi.executor import cycles
+from jianyi.flows.commendation import commendation_publication
 from jianyi.flows.digest import digest_of_important_suggestions
-from jianyi.models import Digest, OutboxMessage
+from jianyi.models import Digest, OutboxMessage, Step
 from jianyi.models.campaign_schemas import CampaignIn, FeedbackIn
-from jianyi.models.enums import Channel
+from jianyi.models.enums import Channel, Role, StepKind, StepState
 from jianyi.runtime.prefect_server import PrefectServer
-from jianyi.services.cycles import campaigns
+from jianyi.services import auth
+from jianyi.services.cycles import campaigns, commendation
 from jianyi.services.deadlines import current_rules
 from jianyi.services.reports.kinds import SHANGHAI
 
@@ -164,3 +168,43 @@ def test_the_executor_runs_a_campaigns_cycle_as_flow_runs(
     publishing = asyncio.run(step("feedback_given"))
     assert "状态：published" in publishing["artifact"] and "下次扩大宣传" in publishing["artifact"]
     assert cycles.due_campaigns() == []
+
+
+@SQLITE
+def test_the_commendations_publication_is_a_flow_run_completing_every_nominated_step(
+    prefect_api: str, clock: Clock, users: Any, sessions: sessionmaker[Session], reports_home: Path
+) -> None:
+    at = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    ids = [implemented(clock, n, at + timedelta(hours=n)) for n in range(2)]
+    office = users.actors["office"]
+    with sessions() as session:
+        head, _ = auth.create_user(session, name="主任", role=Role.office, unit_code="city-office", head=True)
+        commendation.open_cycle(session, actor=office, year=2027, now=at)
+        for n in range(5):
+            commendation.add_expert(session, actor=office, name=f"专家{n}", unit=None)
+        cycle = commendation.draw_panel(session, actor=office, year=2027, seed="flow")
+        for expert in cycle.panel or []:
+            for rank, sid in enumerate(ids):
+                commendation.score(
+                    session, actor=office, year=2027, expert_id=expert, suggestion_id=sid, value=90 - rank
+                )
+        commendation.approve(session, actor=auth.actor_for(head), year=2027, now=at)
+        session.commit()
+    result = commendation_publication(year=2027, now=datetime(2027, 11, 20, tzinfo=UTC).isoformat())
+    assert result == {"year": 2027, "steps_completed": 2}
+    with sessions() as session:
+        states = {
+            s.state for s in session.scalars(select(Step).where(Step.kind == StepKind.commendation_result))
+        }
+    assert states == {StepState.submitted}  # each case's run applies it when the executor resumes it
+
+    async def artifact() -> str:
+        async with get_client() as client:
+            [found] = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["commendation-2027"]))
+            )
+            return str(found.data)
+
+    data = asyncio.run(artifact())
+    assert "# 2027年度优秀人民建议" in data and "优秀建议候选000" in data and "一等奖" in data
+    assert "建议人" not in data and "@example.com" not in data
