@@ -21,7 +21,19 @@ from jianyi.api.errors import (
     validation_error,
 )
 from jianyi.api.gate import ConcurrencyGate
-from jianyi.api.routes import board, communications, figures, reports, steps, suggestions, track, units
+from jianyi.api.routes import (
+    board,
+    campaigns,
+    commendations,
+    communications,
+    digests,
+    figures,
+    reports,
+    steps,
+    suggestions,
+    track,
+    units,
+)
 from jianyi.api.security import SecurityHeaders
 from jianyi.errors import JianyiError
 
@@ -46,8 +58,11 @@ def create_app() -> FastAPI:
         session.execute(text("select 1"))
         return {"status": "ok", "database": "ok"}
 
-    for module in (units, suggestions, steps, communications, track, board, reports):
+    for module in (units, suggestions, steps, communications, track, board, reports, digests, campaigns):
         app.include_router(module.router)
+    app.include_router(campaigns.public)
+    app.include_router(commendations.router)
+    app.include_router(commendations.public)
     app.include_router(figures.router)
     openapi.install(app)
     return app

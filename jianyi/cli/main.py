@@ -14,6 +14,8 @@ from pydantic import ValidationError
 
 from jianyi.cli import serve
 from jianyi.cli.calendar import calendar_app
+from jianyi.cli.campaign import campaign_app
+from jianyi.cli.commendation import commendation_app
 from jianyi.cli.common import (
     TokenOption,
     actor,
@@ -24,6 +26,7 @@ from jianyi.cli.common import (
     token_of,
 )
 from jianyi.cli.comms import comms_app
+from jianyi.cli.digest import digest_app
 from jianyi.cli.figures import figures_app
 from jianyi.cli.reports import reports_app
 from jianyi.cli.rules import rules_app
@@ -49,6 +52,9 @@ app.add_typer(supervision_app, name="supervision")
 app.add_typer(comms_app, name="comms")
 app.add_typer(figures_app, name="figures")
 app.add_typer(reports_app, name="reports")
+app.add_typer(digest_app, name="digest")
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(commendation_app, name="commendation")
 app.add_typer(runs_app, name="runs")
 serve.register(app)
 

@@ -26,7 +26,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.logging.loggers import flow_run_logger
 
-from jianyi.executor import prefect_glue, reports, retention, store, sweeps
+from jianyi.executor import cycles, prefect_glue, reports, retention, store, sweeps
 from jianyi.executor.bookkeeping import Bookkeeping
 from jianyi.executor.dispatcher import OutboxDispatcher
 from jianyi.executor.intake_burst import SAMPLE_SECONDS, IntakeBurst
@@ -71,6 +71,8 @@ class Executor:
             )
         if self.settings.reports_scheduled:  # the periodic reports: cron jobs here, not Prefect's scheduler
             reports.add_jobs(scheduler, await reports.ensure_deployments())
+            cycles.add_jobs(scheduler, await cycles.ensure_deployment())  # the digest, on the rules' cron
+            cycles.add_campaign_jobs(scheduler, await cycles.ensure_campaign_deployment())
         # One Prefect client of each kind for the whole process, shared by the loops and every
         # attempt (attempt tasks inherit these contexts): building a client is not cheap.
         with SyncClientContext.get_or_create():

@@ -5,9 +5,15 @@ from jianyi.models.audit import AuditEntry
 from jianyi.models.base import Base
 from jianyi.models.calendar_day import CalendarDay
 from jianyi.models.calendar_year import CalendarYear
+from jianyi.models.campaign import Campaign
+from jianyi.models.commendation_cycle import CommendationCycle
 from jianyi.models.communication import Communication
+from jianyi.models.digest import Digest
+from jianyi.models.digest_item import DigestItem
 from jianyi.models.executor_lease import ExecutorLease, RunClaim
+from jianyi.models.expert import Expert
 from jianyi.models.leader_instruction import LeaderInstruction
+from jianyi.models.nomination import Nomination
 from jianyi.models.opinion import Opinion
 from jianyi.models.outbox import OutboxMessage
 from jianyi.models.planned_communication import PlannedCommunication
@@ -27,10 +33,16 @@ __all__ = [
     "Base",
     "CalendarDay",
     "CalendarYear",
+    "Campaign",
+    "CommendationCycle",
     "Communication",
+    "Digest",
+    "DigestItem",
     "ExecutorLease",
+    "Expert",
     "ImplementationProgress",
     "LeaderInstruction",
+    "Nomination",
     "Opinion",
     "OutboxMessage",
     "PlannedCommunication",

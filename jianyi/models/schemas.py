@@ -83,6 +83,9 @@ class SuggestionIn(BaseModel):
         default=None, max_length=64, description="code of the district or sub-district concerned"
     )
     campaign: Line | None = Field(default=None, max_length=64)
+    campaign_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="the campaign (主动征集) this answers: it must be open"
+    )
 
     @model_validator(mode="after")
     def _proposer_reachable(self) -> SuggestionIn:
@@ -119,6 +122,10 @@ class StepView(BaseModel):
     input_schema: dict[str, Any] | None = None
     proposal: dict[str, Any] | None = Field(
         default=None, description="what the rules propose for this step (triage: the routing table's units)"
+    )
+    instruction: dict[str, Any] | None = Field(
+        default=None,
+        description="a unit's step: the leader's instruction (批示) on the item, if any: leader, instructed_on, text",
     )
 
 

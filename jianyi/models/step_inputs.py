@@ -101,10 +101,17 @@ class PreReportCommunicationInput(StepInput):
     refined: str = Field(
         min_length=1, max_length=TEXT, description="what was refined: 问题真、症结准、对策实"
     )
+    # What the digest (人民建议摘报) prints of the item, as the office words it (no personal data).
+    problem: str | None = Field(default=None, max_length=TEXT, description="the problem, for the digest")
+    proposal: str | None = Field(default=None, max_length=TEXT, description="the proposal, for the digest")
+    office_view: str | None = Field(
+        default=None, max_length=TEXT, description="the office's view, for the digest"
+    )
 
 
 class LeaderInstructionInput(StepInput):
-    """领导批示, recorded by the office after the digest (人民建议摘报)."""
+    """领导批示 on a digested item (人民建议摘报), by the leader or recorded by the office; "no instruction"
+    (``has_instruction: false``) is an answer too."""
 
     has_instruction: bool
     leader: str | None = Field(default=None, max_length=NAME)

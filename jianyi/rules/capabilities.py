@@ -11,7 +11,10 @@ from jianyi.models.enums import Role, StepKind
 
 # Step kinds whose handler can take a lapse (``StepSpec.may_lapse``): an optional window left unused
 # (an objection, an extension request) or a rating not given. Any other kind must be answered.
-LAPSABLE_STEPS = frozenset({StepKind.objection, StepKind.extension_request, StepKind.rating})
+# A leader's instruction not given in time goes on as "no instruction" where a rule says so.
+LAPSABLE_STEPS = frozenset(
+    {StepKind.objection, StepKind.extension_request, StepKind.rating, StepKind.leader_instruction}
+)
 
 # Step kinds an extension request moves: the lead unit's ``extension_request`` asks for more time
 # for its open opinion, once per referral, and the handling office decides (``extension_decision``).

@@ -244,4 +244,9 @@ def merge(sources: Sequence[Source]) -> dict[str, Any]:
         for section, items in lists.items():
             items.extend(getattr(source.rules, section))
     calendars = [source.rules.calendar for source in sources if source.rules.calendar is not None]
-    return {**lists, **({"calendar": calendars[0]} if calendars else {})}
+    cycles = [source.rules.cycles for source in sources if source.rules.cycles is not None]
+    return {
+        **lists,
+        **({"calendar": calendars[0]} if calendars else {}),
+        **({"cycles": cycles[0]} if cycles else {}),
+    }

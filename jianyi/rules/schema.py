@@ -20,6 +20,7 @@ from jianyi.rules.schema_comms import (
     Timing,
     Trigger,
 )
+from jianyi.rules.schema_cycles import CycleRules, DigestRules
 from jianyi.rules.schema_deadlines import (
     CalendarRules,
     Clock,
@@ -53,8 +54,10 @@ __all__ = [
     "ClockEvent",
     "CommunicationEvent",
     "CommunicationRule",
+    "CycleRules",
     "DeadlineMatch",
     "DeadlineRule",
+    "DigestRules",
     "EscalateAction",
     "ExtensionRule",
     "Ladder",
@@ -95,6 +98,7 @@ class RuleFile(RuleModel):
     ladders: list[Ladder] = Field(default_factory=list)
     communications: list[CommunicationRule] = Field(default_factory=list)
     routing: list[RouteRule] = Field(default_factory=list)
+    cycles: CycleRules | None = None  # the office's cycles (the digest's schedule): in one file
 
 
 class RuleSet(RuleModel):
@@ -112,6 +116,7 @@ class RuleSet(RuleModel):
     ladders: list[Ladder] = Field(default_factory=list)
     communications: list[CommunicationRule] = Field(default_factory=list)
     routing: list[RouteRule] = Field(default_factory=list)
+    cycles: CycleRules = Field(default_factory=CycleRules)
 
     def counts(self) -> dict[str, int]:
         """How many rules each section holds (the summary of `jianyi rules check`)."""

@@ -163,13 +163,16 @@ def planned(
     if days is None:
         return Planned(rule_id, None, None, ())
     deadline = calendar.add_working_days(start, days, cutoff=rules.calendar.cutoff)
-    if rule is not None and rule.on_expiry == "lapse":  # an override changes the days, not what expiry does
-        return Planned(rule_id, days, deadline, ((EXPIRY_LADDER, 0, deadline),))  # a window closing by itself
     timers = tuple(
         (ladder.id, number, rung_instant(calendar, start, deadline, days, rung))
         for ladder in ladders_for(rules, step_kind=kind, context=ctx)
         for number, rung in enumerate(ladder.rungs, start=1)
     )
+    if rule is not None and rule.on_expiry == "lapse":  # an override changes the days, not what expiry does
+        # A window closing by itself: only the rungs before it closes (the wait for a leader's
+        # instruction is chased before it goes on as "no instruction"), then the expiry.
+        early = tuple(timer for timer in timers if timer[2].at < deadline.at)
+        return Planned(rule_id, days, deadline, (*early, (EXPIRY_LADDER, 0, deadline)))
     return Planned(rule_id, days, deadline, timers)
 
 

@@ -107,7 +107,17 @@ def receive(
                 detail=[{"field": "region", "message": f"unknown unit code {data.region!r}"}],
             ) from exc
     office = handling_office(session, unit_id=actor.unit_id)
-    return Receipt(actor, data, now or utcnow(), region_id, office.id)
+    now = now or utcnow()
+    if data.campaign_id is not None:  # answers a campaign by reference: stored with its code
+        from jianyi.services.cycles.campaigns import for_intake
+
+        code = for_intake(session, campaign_id=data.campaign_id, channel=data.channel.value, now=now)
+        if data.campaign not in (None, code):
+            raise InvalidInput(
+                "campaign: give campaign_id alone", detail=[{"field": "campaign", "message": "conflicts"}]
+            )
+        data = data.model_copy(update={"campaign": code})
+    return Receipt(actor, data, now, region_id, office.id)
 
 
 def store(session: Session, receipt: Receipt) -> IntakeResult:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from jianyi.errors import Conflict, Forbidden, InvalidInput, NotFound, audited_refusal
 from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
-from jianyi.models.enums import Role, StepState
+from jianyi.models.enums import Role, StepKind, StepState
 from jianyi.models.step_inputs import StepInput
 from jianyi.services import audit, deadlines
 from jianyi.services.actors import Actor
@@ -24,6 +24,8 @@ from jianyi.services.lifecycle.stages import spec_of
 
 
 def may_complete(actor: Actor, step: Step, suggestion: Suggestion) -> bool:
+    if actor.role is Role.leader:  # a city leader answers only for their instructions (批示)
+        return step.kind is StepKind.leader_instruction
     if step.role is Role.proposer:
         # The proposer, or the office recording an answer given by phone.
         return actor.role is Role.proposer or (

@@ -16,7 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jianyi.errors import Forbidden, NotFound
-from jianyi.models import Assignment, Communication, Proposer, StageEntry, Step, Suggestion, Unit
+from jianyi.models import (
+    Assignment,
+    Communication,
+    LeaderInstruction,
+    Proposer,
+    StageEntry,
+    Step,
+    Suggestion,
+    Unit,
+)
 from jianyi.models.base import utcnow
 from jianyi.models.enums import (
     OUTCOME_LABELS,
@@ -158,7 +167,23 @@ def step_view(
         proposal=_triage_proposal(session, suggestion)
         if with_schema and shown and step.kind is StepKind.triage
         else None,
+        instruction=_instruction(session, suggestion) if step.role is Role.department else None,
     )
+
+
+def _instruction(session: Session, suggestion: Suggestion) -> dict[str, Any] | None:
+    """The leader's instruction (批示) passed on to the units handling the item: shown on their steps."""
+    if not suggestion.instructed:
+        return None
+    row = session.scalar(
+        select(LeaderInstruction)
+        .where(LeaderInstruction.suggestion_id == suggestion.id, LeaderInstruction.has_instruction.is_(True))
+        .order_by(LeaderInstruction.id.desc())
+        .limit(1)
+    )
+    if row is None:
+        return None
+    return {"leader": row.leader, "instructed_on": row.instructed_on, "text": row.text}
 
 
 def _triage_proposal(session: Session, suggestion: Suggestion) -> dict[str, Any] | None:

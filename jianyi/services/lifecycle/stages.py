@@ -159,6 +159,17 @@ def pre_report_communication(case: Case, step: Step, data: PreReportCommunicatio
 
 def leader_instruction(case: Case, step: Step, data: LeaderInstructionInput) -> None:
     records.leader_instruction(case, step, data)
+    _after_instruction(case, step, data)
+
+
+def leader_instruction_lapsed(case: Case, step: Step) -> None:
+    """Not instructed within the rules' window (``on_expiry: lapse``): it goes on as "no instruction"."""
+    data = LeaderInstructionInput(has_instruction=False)
+    records.leader_instruction(case, step, data)
+    _after_instruction(case, step, data)
+
+
+def _after_instruction(case: Case, step: Step, data: LeaderInstructionInput) -> None:
     case.suggestion.instructed = data.has_instruction
     if data.has_instruction:
         case.communicate(CommunicationEvent.leader_instructed, cause=_cause(step))
@@ -427,7 +438,9 @@ SPECS: dict[StepKind, StepSpec[Any]] = {
     K.pre_report_communication: StepSpec(
         "事前沟通", PreReportCommunicationInput, office, pre_report_communication
     ),
-    K.leader_instruction: StepSpec("领导批示", LeaderInstructionInput, office, leader_instruction),
+    K.leader_instruction: StepSpec(
+        "领导批示", LeaderInstructionInput, office, leader_instruction, on_lapse=leader_instruction_lapsed
+    ),
     K.objection: StepSpec("退回异议", ObjectionInput, unit, objection, optional=True),
     K.reroute: StepSpec("重新交办", RerouteInput, office, reroute, check=step_checks.reroute),
     K.proposer_hearing: StepSpec("事中沟通", ProposerHearingInput, unit, proposer_hearing),
