@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from jianyi.cli import serve
+from jianyi.cli import backup, serve
 from jianyi.cli.calendar import calendar_app
 from jianyi.cli.common import (
     TokenOption,
@@ -51,6 +51,7 @@ app.add_typer(figures_app, name="figures")
 app.add_typer(reports_app, name="reports")
 app.add_typer(runs_app, name="runs")
 serve.register(app)
+backup.register(app)
 
 
 @app.callback()
