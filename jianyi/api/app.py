@@ -21,7 +21,17 @@ from jianyi.api.errors import (
     validation_error,
 )
 from jianyi.api.gate import ConcurrencyGate
-from jianyi.api.routes import board, communications, figures, reports, steps, suggestions, track, units
+from jianyi.api.routes import (
+    board,
+    communications,
+    figures,
+    personal_data,
+    reports,
+    steps,
+    suggestions,
+    track,
+    units,
+)
 from jianyi.api.security import SecurityHeaders
 from jianyi.errors import JianyiError
 
@@ -49,6 +59,7 @@ def create_app() -> FastAPI:
     for module in (units, suggestions, steps, communications, track, board, reports):
         app.include_router(module.router)
     app.include_router(figures.router)
+    app.include_router(personal_data.router)
     openapi.install(app)
     return app
 

@@ -26,6 +26,7 @@ from jianyi.cli.common import (
 from jianyi.cli.comms import comms_app
 from jianyi.cli.figures import figures_app
 from jianyi.cli.reports import reports_app
+from jianyi.cli.retention import retention_app
 from jianyi.cli.rules import rules_app
 from jianyi.cli.runs import runs_app
 from jianyi.cli.supervision import supervision_app
@@ -33,7 +34,7 @@ from jianyi.db import read_scope, session_scope
 from jianyi.errors import field_errors
 from jianyi.models.enums import Role, StepState
 from jianyi.models.schemas import EMAIL_PATTERN, SuggestionIn
-from jianyi.services import auth, clocks, intake, steps, views
+from jianyi.services import auth, clocks, intake, personal_data, steps, views
 
 app = typer.Typer(
     help="jianyi 人民建议征集: suggestions from receipt to policy, through the seven steps.",
@@ -50,6 +51,7 @@ app.add_typer(comms_app, name="comms")
 app.add_typer(figures_app, name="figures")
 app.add_typer(reports_app, name="reports")
 app.add_typer(runs_app, name="runs")
+app.add_typer(retention_app, name="retention")
 serve.register(app)
 backup.register(app)
 
@@ -152,7 +154,11 @@ def submit(
 def show(suggestion_id: int = typer.Argument(...), token: str | None = TokenOption) -> None:
     """A suggestion: stage, outcome, open steps, timeline, flow run."""
     with session() as db:
-        emit(views.suggestion_view(db, actor=actor(db, token), suggestion_id=suggestion_id))
+        who = actor(db, token)
+        view = views.suggestion_view(db, actor=who, suggestion_id=suggestion_id)
+        if view.proposer is not None and who.user_id is not None:  # staff shown personal data: audited
+            personal_data.record_view(db, actor=who, suggestion_id=suggestion_id)
+        emit(view)
 
 
 @steps_app.command("list")
