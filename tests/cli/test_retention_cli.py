@@ -83,3 +83,20 @@ def test_retention_erasure_and_views_through_the_cli_and_the_api(
     assert json.loads(_jianyi("retention", "run").output)["erased"] == []
     again = _jianyi("retention", "erase", str(closed), "--basis", "本人申请", token=office)
     assert again.exit_code == 6, again.output
+
+
+def test_the_executors_job_erases_what_is_due(
+    cli_on: None, users: Any, sessions: sessionmaker[Session]
+) -> None:
+    from jianyi.executor import erasure
+
+    driver = EngineDriver(sessions, users)
+    closed = driver.play(NOT_ADOPTED)
+    assert erasure.erase_due(timedelta(days=183)) == 0
+    with sessions() as session:
+        session.execute(
+            update(Suggestion).where(Suggestion.id == closed).values(closed_at=utcnow() - timedelta(days=184))
+        )
+        session.commit()
+    assert erasure.erase_due(timedelta(days=183)) == 1
+    assert erasure.erase_due(timedelta(days=183)) == 0
