@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test lint bench perf-docs clean
+.PHONY: up test soak lint bench perf-docs clean
 
 # With the bench extra: the suite smoke-runs the benchmark runner, whose chart and peer engine need it.
 $(BIN)/.installed: pyproject.toml constraints.txt
@@ -16,6 +16,9 @@ up: $(BIN)/.installed  ## start Prefect, the API, the executor and an SMTP sink 
 
 test: $(BIN)/.installed  ## the whole suite: units, PostgreSQL and SQLite, end to end on real servers
 	$(BIN)/pytest
+
+soak: $(BIN)/.installed  ## the long fault soak (minutes; SOAK_SECONDS=600, SOAK_SEED= to replay one)
+	JIANYI_SOAK_SECONDS=$${SOAK_SECONDS:-600} JIANYI_SOAK_SEED=$${SOAK_SEED:-} $(BIN)/pytest -s --timeout=0 -p no:cacheprovider tests/e2e/test_soak_e2e.py
 
 bench: $(BIN)/.installed  ## the benchmarks (minutes; not in CI): make bench ARGS="--only sweep --quick"
 	$(BIN)/python -m bench.run $(ARGS)

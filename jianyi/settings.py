@@ -115,6 +115,22 @@ class Settings(BaseSettings):
             "steps and audit stay in jianyi's database for good); 0 keeps them forever."
         ),
     )
+    prefect_database_url: str | None = Field(
+        default=None,
+        description=(
+            "Database of the Prefect server, for `jianyi backup` and `jianyi restore`; defaults to the "
+            "SQLite file of the server `jianyi up` starts in the data directory (prefect/prefect.db)."
+        ),
+    )
+    personal_data_retention_days: int = Field(
+        default=183,
+        ge=0,
+        description=(
+            "Days after a suggestion closes that its proposer's personal data (name, phone, e-mail, "
+            "address, in the case, its messages and generated files) is replaced by a tombstone; the "
+            "case, its figures and its audit stay. 0 keeps them forever."
+        ),
+    )
     dispatcher_poll_seconds: float = Field(default=1.0, description="How often the outbox dispatcher looks.")
     dispatcher_max_attempts: int = Field(
         default=12, description="Attempts before a message is parked as failed for the office to look at."
@@ -149,6 +165,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'jianyi.db').resolve()}"
+
+    @property
+    def resolved_prefect_database_url(self) -> str:
+        if self.prefect_database_url:
+            return self.prefect_database_url
+        return f"sqlite+aiosqlite:///{(self.home / 'prefect' / 'prefect.db').resolve()}"
 
     @property
     def resolved_public_url(self) -> str:

@@ -28,6 +28,7 @@ from jianyi.api.routes import (
     communications,
     digests,
     figures,
+    personal_data,
     reports,
     steps,
     suggestions,
@@ -64,6 +65,7 @@ def create_app() -> FastAPI:
     app.include_router(commendations.router)
     app.include_router(commendations.public)
     app.include_router(figures.router)
+    app.include_router(personal_data.router)
     openapi.install(app)
     return app
 

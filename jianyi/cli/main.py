@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from jianyi.cli import serve
+from jianyi.cli import backup, serve
 from jianyi.cli.calendar import calendar_app
 from jianyi.cli.campaign import campaign_app
 from jianyi.cli.commendation import commendation_app
@@ -29,6 +29,7 @@ from jianyi.cli.comms import comms_app
 from jianyi.cli.digest import digest_app
 from jianyi.cli.figures import figures_app
 from jianyi.cli.reports import reports_app
+from jianyi.cli.retention import retention_app
 from jianyi.cli.rules import rules_app
 from jianyi.cli.runs import runs_app
 from jianyi.cli.supervision import supervision_app
@@ -36,7 +37,7 @@ from jianyi.db import read_scope, session_scope
 from jianyi.errors import field_errors
 from jianyi.models.enums import Role, StepState
 from jianyi.models.schemas import EMAIL_PATTERN, SuggestionIn
-from jianyi.services import auth, clocks, intake, steps, views
+from jianyi.services import auth, clocks, intake, personal_data, steps, views
 
 app = typer.Typer(
     help="jianyi 人民建议征集: suggestions from receipt to policy, through the seven steps.",
@@ -56,7 +57,9 @@ app.add_typer(digest_app, name="digest")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(commendation_app, name="commendation")
 app.add_typer(runs_app, name="runs")
+app.add_typer(retention_app, name="retention")
 serve.register(app)
+backup.register(app)
 
 
 @app.callback()
@@ -157,7 +160,11 @@ def submit(
 def show(suggestion_id: int = typer.Argument(...), token: str | None = TokenOption) -> None:
     """A suggestion: stage, outcome, open steps, timeline, flow run."""
     with session() as db:
-        emit(views.suggestion_view(db, actor=actor(db, token), suggestion_id=suggestion_id))
+        who = actor(db, token)
+        view = views.suggestion_view(db, actor=who, suggestion_id=suggestion_id)
+        if view.proposer is not None and who.user_id is not None:  # staff shown personal data: audited
+            personal_data.record_view(db, actor=who, suggestion_id=suggestion_id)
+        emit(view)
 
 
 @steps_app.command("list")

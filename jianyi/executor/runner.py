@@ -26,7 +26,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.logging.loggers import flow_run_logger
 
-from jianyi.executor import cycles, prefect_glue, reports, retention, store, sweeps
+from jianyi.executor import cycles, erasure, prefect_glue, reconciler, reports, retention, store, sweeps
 from jianyi.executor.bookkeeping import Bookkeeping
 from jianyi.executor.dispatcher import OutboxDispatcher
 from jianyi.executor.intake_burst import SAMPLE_SECONDS, IntakeBurst
@@ -69,6 +69,9 @@ class Executor:
                 deployment_id=self.deployment_id,
                 older_than=timedelta(days=self.settings.prefect_run_retention_days),
             )
+        reconciler.add_job(scheduler)  # flow runs that disagree with the database: repaired or reported
+        if self.settings.personal_data_retention_days:
+            erasure.add_job(scheduler, older_than=timedelta(days=self.settings.personal_data_retention_days))
         if self.settings.reports_scheduled:  # the periodic reports: cron jobs here, not Prefect's scheduler
             reports.add_jobs(scheduler, await reports.ensure_deployments())
             cycles.add_jobs(scheduler, await cycles.ensure_deployment())  # the digest, on the rules' cron

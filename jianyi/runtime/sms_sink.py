@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socketserver
 import threading
 import time
@@ -149,7 +150,8 @@ class SmsSink:
     def start(self) -> Self:
         if self._server is not None:
             return self
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.directory.chmod(0o700)  # the messages hold proposers' numbers and check codes
         # A new server each time: server_close() releases its socket for good. HTTPServer sets
         # SO_REUSEADDR, so the port is free again at once after stop().
         server = _Server(self)
@@ -186,7 +188,8 @@ class SmsSink:
         with self._changed:
             if 200 <= sms.status < 300:
                 # One line per message, written whole under the lock: a reader never sees half a line.
-                with self.log_path.open("a", encoding="utf-8") as log_file:
+                fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                with open(fd, "a", encoding="utf-8") as log_file:
                     log_file.write(json.dumps(asdict(sms), ensure_ascii=False) + "\n")
             self._requests.append(sms)
             self._changed.notify_all()

@@ -80,7 +80,8 @@ class SmtpSink:
     def start(self) -> Self:
         if self._controller is not None:
             return self
-        self.mailbox.mkdir(parents=True, exist_ok=True)
+        self.mailbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.mailbox.chmod(0o700)  # the mail holds proposers' addresses and check codes
         # A new Controller each time: stop() closes its event loop, so one can't restart.
         # asyncio sets SO_REUSEADDR, so the port is free again at once after stop().
         controller = Controller(
@@ -122,7 +123,9 @@ class SmtpSink:
             path = self.mailbox / f"{stamp}-{next(self._counter):06d}.eml"
             # Write then rename: anything watching the mailbox never reads half a message.
             tmp = path.with_suffix(".eml.tmp")
-            tmp.write_bytes(raw)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # its owner's alone
+            with os.fdopen(fd, "wb") as out:
+                out.write(raw)
             os.replace(tmp, path)
             # policy.default gives EmailMessage, whose headers come back decoded
             # (RFC 2047 "=?utf-8?b?...?=" subjects read as the Chinese text).

@@ -27,6 +27,7 @@ SUBJECTS = {
     "supervision_order": "【督办单】请限期答复",
     "escalate": "【提级督办】下级单位超期事项",
     "communication_overdue": "【提醒】与建议人的沟通已逾期",
+    "reconcile": "【核对】建议的流程实例与记录不一致",
 }
 
 

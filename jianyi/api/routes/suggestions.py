@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from jianyi.api.deps import BearerToken, CurrentActor, RecordId, SessionDep
 from jianyi.db import read_scope, session_scope, writer_turn
 from jianyi.models.schemas import IntakeResult, SuggestionIn, SuggestionView
-from jianyi.services import intake, views
+from jianyi.services import intake, personal_data, views
 
 router = APIRouter(prefix="/api/suggestions", tags=["suggestions"])
 
@@ -36,4 +36,14 @@ def _accept(data: SuggestionIn, token: str | None) -> IntakeResult:
 @router.get("/{suggestion_id}", response_model=SuggestionView)
 def get_suggestion(suggestion_id: RecordId, session: SessionDep, actor: CurrentActor) -> SuggestionView:
     """Stage, outcome, open steps, timeline and the Prefect flow run id."""
-    return views.suggestion_view(session, actor=actor, suggestion_id=suggestion_id)
+    view = views.suggestion_view(session, actor=actor, suggestion_id=suggestion_id)
+    # Staff shown the proposer's data: audited, in a short write of its own once an hour (the
+    # request's session only reads).
+    if (
+        view.proposer is not None
+        and actor.user_id is not None
+        and not personal_data.view_recorded(session, actor=actor, suggestion_id=suggestion_id)
+    ):
+        with session_scope() as write:
+            personal_data.record_view(write, actor=actor, suggestion_id=suggestion_id)
+    return view
