@@ -1,0 +1,173 @@
+"""The department workbench: the unit's open steps by due date, marked overdue or due soon in working
+days, filtered in the URL (stage, step kind, overdue, a tracking code or words of the title); and
+the step page, with the suggestion, its history, the leader's instruction, and the form that
+completes the step (generated from its input model's JSON schema, validated by the same model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from jianyi.api.deps import RecordId, SessionDep
+from jianyi.errors import InvalidInput
+from jianyi.models import Step, Suggestion
+from jianyi.models.base import utcnow
+from jianyi.models.enums import STAGE_LABELS, Stage, StepKind
+from jianyi.rules.calendar import WorkingCalendar
+from jianyi.services import deadlines, steps, views
+from jianyi.services.actors import Actor
+from jianyi.services.lifecycle.stages import SPECS, spec_of
+from jianyi.web.accounts import Official
+from jianyi.web.forms import chinese, fields_of, payload_from
+from jianyi.web.templating import local, render
+
+router = APIRouter(include_in_schema=False)
+DUE_SOON_WORKING_DAYS = 2
+
+
+def working_days(calendar: WorkingCalendar, start: date, end: date) -> int:
+    """Working days after ``start`` up to and including ``end`` (negative when ``end`` is earlier)."""
+    sign, (low, high) = (1, (start, end)) if end >= start else (-1, (end, start))
+    days = sum(
+        1
+        for n in range(1, (high - low).days + 1)
+        if calendar.is_workday(date.fromordinal(low.toordinal() + n))
+    )
+    return sign * days
+
+
+@dataclass
+class Row:
+    step: Step
+    suggestion: Suggestion
+    label: str
+    due: str
+    left: int | None  # working days until due (negative: overdue by)
+
+    @property
+    def overdue(self) -> bool:
+        return self.left is not None and self.left < 0
+
+    @property
+    def due_soon(self) -> bool:
+        return self.left is not None and 0 <= self.left <= DUE_SOON_WORKING_DAYS
+
+
+def _local_day(instant: datetime) -> date:
+    return date.fromisoformat(local(instant, "%Y-%m-%d"))
+
+
+@router.get("/workbench", response_class=HTMLResponse)
+def workbench(
+    request: Request,
+    official: Official,
+    session: SessionDep,
+    stage_: Annotated[str, Query(alias="stage", max_length=32)] = "",
+    kind_: Annotated[str, Query(alias="kind", max_length=32)] = "",
+    overdue: Annotated[bool, Query()] = False,
+    q: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    # A form's "all" is an empty value; an unknown one is ignored like it.
+    stage = Stage(stage_) if stage_ in Stage.__members__ else None
+    kind = StepKind(kind_) if kind_ in StepKind.__members__ else None
+    owed = steps.open_steps_for(session, actor=official)
+    ids = {s.suggestion_id for s in owed}
+    suggestions = (
+        {s.id: s for s in session.scalars(select(Suggestion).where(Suggestion.id.in_(ids)))} if ids else {}
+    )
+    calendar = deadlines.current_calendar(session)
+    now = utcnow()
+    today_day = _local_day(now)
+    words = q.strip().lower()
+    rows = []
+    for step in owed:
+        suggestion = suggestions[step.suggestion_id]
+        if stage is not None and suggestion.stage is not stage:
+            continue
+        if kind is not None and step.kind is not kind:
+            continue
+        if words and words not in suggestion.tracking_code.lower() and words not in suggestion.title.lower():
+            continue
+        left = working_days(calendar, today_day, _local_day(step.due_at)) if step.due_at else None
+        if left is not None and step.due_at is not None and step.due_at < now and left >= 0:
+            left = -1  # due earlier today
+        row = Row(step, suggestion, spec_of(step.kind).label, local(step.due_at), left)
+        if overdue and not row.overdue:
+            continue
+        rows.append(row)
+    context = {
+        "rows": rows,
+        "filters": {
+            "stage": stage.value if stage else "",
+            "kind": kind.value if kind else "",
+            "overdue": overdue,
+            "q": q,
+        },
+        "stages": [(s.value, STAGE_LABELS[s]) for s in Stage if s is not Stage.closed],
+        "kinds": [(k.value, SPECS[k].label) for k in StepKind if k in SPECS],
+    }
+    template = "_steps_table.html.j2" if request.headers.get("hx-request") else "workbench.html.j2"
+    return render(request, template, context)
+
+
+def _step_page(
+    request: Request,
+    session: Session,
+    official: Actor,
+    step_id: int,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    step = views.view_step(session, actor=official, step_id=step_id)  # 403 for another unit's step
+    suggestion = views.suggestion_view(session, actor=official, suggestion_id=step.suggestion_id)
+    fields = fields_of(step.input_schema or {})
+    context = {
+        "step": step,
+        "s": suggestion,
+        "fields": fields,
+        "values": values,
+        "errors": errors,
+        "instruction": views.leader_instruction(session, suggestion_id=step.suggestion_id),
+    }
+    return render(request, "step.html.j2", context, status_code=status)
+
+
+@router.get("/steps/{step_id}", response_class=HTMLResponse)
+def step_page(request: Request, step_id: RecordId, official: Official, session: SessionDep) -> Response:
+    return _step_page(request, session, official, step_id, {}, {})
+
+
+@router.post("/steps/{step_id}", response_class=HTMLResponse)
+async def complete_step(
+    request: Request, step_id: RecordId, official: Official, session: SessionDep
+) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    return await run_in_threadpool(_complete, request, session, official, step_id, form)
+
+
+def _complete(
+    request: Request, session: Session, official: Actor, step_id: int, form: dict[str, str]
+) -> Response:
+    step = steps.get_step(session, step_id=step_id)
+    fields = fields_of(spec_of(step.kind).input.model_json_schema())
+    payload = payload_from(form, fields)
+    try:
+        spec_of(step.kind).input.model_validate(payload)  # the API's model: errors in Chinese, by field
+    except ValidationError as exc:
+        return _step_page(request, session, official, step_id, form, chinese(exc.errors()), status=422)
+    try:
+        steps.complete_or_refuse(session, actor=official, step_id=step_id, payload=payload)
+    except InvalidInput as exc:  # what needs the database (an unknown unit code…)
+        session.rollback()
+        errors = {d["field"]: f"填写有误：{d['message']}" for d in exc.detail or [] if isinstance(d, dict)}
+        return _step_page(request, session, official, step_id, form, errors, status=422)
+    return RedirectResponse(f"/workbench?done={step_id}", status_code=303)

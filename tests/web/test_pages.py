@@ -1,0 +1,147 @@
+"""The pages in-process (FastAPI's TestClient) on this test's real database, SQLite or PostgreSQL:
+local front-end files, error pages, the submission form's protections, accounts and generated forms."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from jianyi.api.app import create_app
+from jianyi.errors import NotAuthenticated
+from jianyi.models import Suggestion
+from jianyi.models.base import utcnow
+from jianyi.models.enums import Channel
+from jianyi.models.step_inputs import OpinionInput, TriageInput
+from jianyi.services import accounts
+from jianyi.web.forms import chinese, fields_of, payload_from
+
+
+@pytest.fixture
+def http(cli_on: None) -> Iterator[TestClient]:
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        yield client
+
+
+def _token(page: str) -> str:
+    found = re.search(r'name="csrftoken" value="([^"]+)"', page)
+    assert found, "the form carries no CSRF token"
+    return found.group(1)
+
+
+FORM = {
+    "title": "关于增加社区食堂的建议",
+    "problem": "老年人用餐不便，周边缺少价格合适的食堂。",
+    "grounds": "",
+    "proposal": "在街道设立社区长者食堂。",
+    "name": "李四",
+    "email": "lisi@example.com",
+}
+
+
+def test_docs_and_redoc_load_only_local_files(http: TestClient) -> None:
+    for path, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        page = http.get(path)
+        assert page.status_code == 200 and f'src="/static/vendor/{script}"' in page.text
+        assert "cdn" not in page.text and "https://" not in page.text
+        assert "script-src 'self';" in page.headers["content-security-policy"]
+        assert http.get(f"/static/vendor/{script}").status_code == 200
+    assert http.get("/static/vendor/package.json").status_code == 404  # only the files listed
+    assert http.get("/static/web/site.css").status_code == 200
+
+
+def test_a_page_error_is_a_chinese_page_and_the_api_stays_json(http: TestClient) -> None:
+    page = http.get("/no-such-page")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "未找到" in page.text and '"code"' not in page.text
+    api = http.get("/api/health/nothing")
+    assert api.status_code == 404 and api.json()["code"] == "not_found"
+    assert http.get("/workbench", follow_redirects=False).headers["location"] == "/login?next=%2Fworkbench"
+
+
+def test_the_public_form_takes_a_suggestion_in_once(
+    http: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    home = http.get("/")
+    assert home.status_code == 200 and "csrftoken" in home.cookies
+    token = _token(home.text)
+    assert http.post("/suggest", data=FORM).status_code == 403  # no token: refused, nothing stored
+    robot = http.post("/suggest", data={**FORM, "csrftoken": token, "website": "http://spam"})
+    assert robot.status_code == 400
+    wrong = http.post("/suggest", data={**FORM, "csrftoken": token, "email": "not-an-address"})
+    assert wrong.status_code == 422 and 'id="e-email"' in wrong.text and "李四" in wrong.text
+    with sessions() as session:
+        assert session.query(Suggestion).count() == 0
+    receipt = http.post("/suggest", data={**FORM, "csrftoken": token})
+    assert receipt.status_code == 200 and receipt.headers["cache-control"] == "no-store"
+    code = re.search(r'id="tracking-code">([^<]+)<', receipt.text)
+    check = re.search(r'id="check-code">([^<]+)<', receipt.text)
+    assert code and check
+    with sessions() as session:
+        stored = session.query(Suggestion).one()
+        assert stored.channel is Channel.web and stored.tracking_code == code.group(1)
+        assert "【存在的问题】" in stored.content and "【依据和理由】" not in stored.content  # left blank
+    tracking = http.get(f"/track/{code.group(1)}", params={"check": check.group(1)})
+    assert (
+        tracking.status_code == 200
+        and "lisi@example.com" not in tracking.text
+        and "李四" not in tracking.text
+    )
+
+
+def test_submissions_are_rate_limited_per_client(http: TestClient) -> None:
+    token = _token(http.get("/").text)
+    answers = [http.post("/suggest", data={**FORM, "csrftoken": token}).status_code for _ in range(7)]
+    assert answers[:5] == [200] * 5 and answers[5:] == [429, 429]
+
+
+def test_a_wrong_password_is_counted_and_locks_the_account(
+    sessions: sessionmaker[Session], users: Any
+) -> None:
+    user_id = users.actors["transport"].user_id
+    with sessions() as session:
+        accounts.set_password(session, user_id=user_id, login="zhao", password="correct horse battery")
+        session.commit()
+    with sessions() as session:
+        for _ in range(accounts.MAX_FAILURES):
+            with pytest.raises(NotAuthenticated):
+                accounts.check_password(session, login="zhao", password="wrong password")
+        with pytest.raises(accounts.Locked):  # even the right password, while locked
+            accounts.check_password(session, login="zhao", password="correct horse battery")
+        later = utcnow() + timedelta(minutes=accounts.LOCK_MINUTES + 1)
+        user = accounts.check_password(session, login="zhao", password="correct horse battery", now=later)
+        assert user.id == user_id and user.password_hash and "argon2" in user.password_hash
+
+
+def test_a_web_session_expires_and_ends_at_logout(sessions: sessionmaker[Session], users: Any) -> None:
+    user_id = users.actors["edu"].user_id
+    with sessions() as session:
+        user = accounts.set_password(session, user_id=user_id, login="qian", password="correct horse battery")
+        token = accounts.start_session(session, user=user)
+        assert accounts.signed_in(session, token=token) == users.actors["edu"]
+        assert accounts.signed_in(session, token=token, now=utcnow() + timedelta(hours=9)) is None
+        accounts.end_session(session, token=token)
+        assert accounts.signed_in(session, token=token) is None
+
+
+def test_a_steps_form_comes_from_its_model() -> None:
+    fields = {f.name: f for f in fields_of(OpinionInput.model_json_schema())}
+    assert fields["decision"].widget == "select" and ("adopt", "采纳") in fields["decision"].options
+    assert fields["planned_completion"].widget == "date" and not fields["planned_completion"].required
+    assert fields["reasons"].widget == "textarea" and fields["reasons"].required
+    triage = {f.name: f for f in fields_of(TriageInput.model_json_schema())}
+    assert triage["co_units"].widget == "list"
+    payload = payload_from(
+        {"kind": "suggestion", "lead_unit": "a", "co_units": "b，c", "note": " "}, list(triage.values())
+    )
+    assert payload == {"kind": "suggestion", "lead_unit": "a", "co_units": ["b", "c"]}
+    with pytest.raises(Exception) as caught:
+        OpinionInput.model_validate({"decision": "adopt", "reasons": "x", "consultation": "y"})
+    errors = chinese(caught.value.errors())  # type: ignore[attr-defined]
+    reason = "填写有误：an adoption says what will be done and by when"
+    assert errors == {"measures": reason, "planned_completion": reason}  # beside each field it names
