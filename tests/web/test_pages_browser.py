@@ -210,3 +210,76 @@ def test_a_form_without_its_csrf_token_is_refused(web: Any, page: Page, results:
     page.get_by_role("button", name="提交").click()
     expect(page.get_by_role("heading", name="待办事项")).to_be_visible()
     assert _step_of(web, suggestion_id, StepKind.triage).state is not StepState.open
+
+
+def complete_on_its_page(page: Page, step_id: int, fields: dict[str, str]) -> None:
+    """Open the step from the workbench and answer it: selects by value, the rest typed."""
+    page.goto("/workbench")
+    page.locator(f"a[href='/steps/{step_id}']").click()
+    for label, value in fields.items():
+        box = page.get_by_label(label)
+        if box.evaluate("e => e.tagName") == "SELECT":
+            box.select_option(value)
+        else:
+            box.fill(value)
+    page.get_by_role("button", name="提交").click()
+    expect(page.get_by_role("heading", name="待办事项")).to_be_visible()
+
+
+def test_a_suggestion_goes_from_the_form_to_the_rating_by_clicking(
+    web: Any, page: Page, results: Path
+) -> None:
+    code, check_code = submit_on_the_public_form(page, results, "关于延长图书馆开放时间的建议")
+    with web.sessions() as session:
+        from jianyi.models import Suggestion
+
+        suggestion_id = session.query(Suggestion.id).filter_by(tracking_code=code).scalar()
+    _set_password(web, "office", "wang-office")
+    _set_password(web, "transport", "zhao")
+
+    def open_step(kind: StepKind) -> int:
+        step = _wait(
+            lambda: (s := _step_of(web, suggestion_id, kind)) and s.state is StepState.open and s, 90
+        )
+        return int(step.id)
+
+    sign_in(page, "wang-office")  # the office triages at its desk: the triage step's page
+    complete_on_its_page(
+        page,
+        open_step(StepKind.triage),
+        {"类型": "suggestion", "类别": "文化", "主办单位（代码）": "city-transport"},
+    )
+    page.get_by_role("button", name="退出登录").click()
+    expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
+
+    sign_in(page, "zhao")  # the lead unit answers
+    complete_on_its_page(
+        page,
+        open_step(StepKind.opinion),
+        {
+            "办理意见": "not_adopt",
+            "理由": "现有开放时间已覆盖主要需求。",
+            "征求建议人意见情况": "已电话沟通。",
+        },
+    )
+    page.get_by_role("button", name="退出登录").click()
+
+    sign_in(page, "wang-office")  # the office accepts the opinion and replies
+    complete_on_its_page(page, open_step(StepKind.review), {"处理": "accept"})
+    reply = "感谢您的建议。经研究，现有开放时间已覆盖主要需求，暂不调整。"
+    complete_on_its_page(page, open_step(StepKind.reply), {"方式": "email", "内容": reply})
+    open_step(StepKind.rating)
+
+    page.goto("/track")  # the proposer reads the reply and rates it
+    page.get_by_label("跟踪编号").fill(code)
+    page.get_by_label("查询码").fill(check_code)
+    page.get_by_role("button", name="查询").click()
+    expect(page.locator("#reply .reply-text")).to_have_text(reply)
+    check(page, results, "tracking-reply")
+    page.get_by_label("满意", exact=True).check()
+    page.get_by_role("button", name="提交评价").click()
+    expect(page.get_by_role("status")).to_have_text("感谢您的评价。")
+    _wait(lambda: (s := _step_of(web, suggestion_id, StepKind.rating)) and s.state is StepState.completed)
+    page.reload()
+    expect(page.locator("#outcome h2")).to_have_text("办理结果：暂不采纳")
+    check(page, results, "tracking-closed")
