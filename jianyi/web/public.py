@@ -20,7 +20,7 @@ from jianyi.api.deps import SessionDep
 from jianyi.api.routes.track import CheckCode, proposer_actor, tracked
 from jianyi.api.throttle import TooManyRequests, client_of, limiter_of
 from jianyi.db import read_scope, session_scope, writer_turn
-from jianyi.models.enums import Channel, Stage
+from jianyi.models.enums import Channel
 from jianyi.models.schemas import IntakeResult, PublicTracking, SuggestionIn
 from jianyi.services import intake, steps, views
 from jianyi.web.forms import chinese
@@ -132,11 +132,11 @@ def _explained(session: Session, tracking: PublicTracking, suggestion_id: int) -
 def track_page(request: Request, tracking_code: str, session: SessionDep, check: CheckCode = "") -> Response:
     suggestion = tracked(request, session, tracking_code, check)
     tracking = views.tracking_of(session, suggestion)
-    stages = [s.value for s in Stage]
     context = {
         "t": tracking,
         "check": check,
-        "current": stages.index(tracking.stage.value),
+        # The stages the suggestion went through (not every one: a suggestion not adopted skips two).
+        "visited": {e.detail for e in tracking.timeline if e.detail},
         "thanked": request.query_params.get("done") == "1",
         "ratings": RATING_LABELS,
         **_explained(session, tracking, suggestion.id),

@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from jianyi.api.deps import RecordId, SessionDep
+from jianyi.db import session_scope
 from jianyi.errors import InvalidInput
 from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
 from jianyi.models.enums import STAGE_LABELS, Stage, StepKind
 from jianyi.rules.calendar import WorkingCalendar
-from jianyi.services import deadlines, steps, views
+from jianyi.services import audit, deadlines, steps, views
 from jianyi.services.actors import Actor
 from jianyi.services.lifecycle.stages import SPECS, spec_of
 from jianyi.web.accounts import Official
@@ -129,6 +130,8 @@ def _step_page(
 ) -> Response:
     step = views.view_step(session, actor=official, step_id=step_id)  # 403 for another unit's step
     suggestion = views.suggestion_view(session, actor=official, suggestion_id=step.suggestion_id)
+    if suggestion.proposer is not None and request.method == "GET":
+        _audit_proposer_view(official, step.suggestion_id)
     fields = fields_of(step.input_schema or {})
     context = {
         "step": step,
@@ -139,6 +142,13 @@ def _step_page(
         "instruction": views.leader_instruction(session, suggestion_id=step.suggestion_id),
     }
     return render(request, "step.html.j2", context, status_code=status)
+
+
+def _audit_proposer_view(official: Actor, suggestion_id: int) -> None:
+    """Every staff view of a proposer's personal data is on record (in a unit of work of its own:
+    a page's GET only reads)."""
+    with session_scope() as writing:
+        audit.record(writing, actor=official, action="proposer.viewed", suggestion_id=suggestion_id)
 
 
 @router.get("/steps/{step_id}", response_class=HTMLResponse)

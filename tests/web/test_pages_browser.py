@@ -159,7 +159,13 @@ def test_a_department_completes_its_step_on_the_workbench(
     expect(page).to_have_url(re.compile(rf"q={code}"))  # the filter is in the URL
     page.locator(f"a[href='/steps/{opinion.id}']").click()
     expect(page).to_have_url(re.compile(rf"/steps/{opinion.id}$"))
+    expect(page.locator("#proposer")).to_contain_text(PHONE_NUMBER)  # the lead unit may call them
     check(page, results, "step")
+    with web.sessions() as session:
+        from jianyi.models import AuditEntry
+
+        viewed = session.query(AuditEntry).filter_by(action="proposer.viewed", suggestion_id=suggestion_id)
+        assert viewed.count() >= 1
 
     # Submitted empty: the model's errors, in Chinese, beside their fields.
     page.get_by_role("button", name="提交").click()
@@ -282,4 +288,7 @@ def test_a_suggestion_goes_from_the_form_to_the_rating_by_clicking(
     _wait(lambda: (s := _step_of(web, suggestion_id, StepKind.rating)) and s.state is StepState.completed)
     page.reload()
     expect(page.locator("#outcome h2")).to_have_text("办理结果：暂不采纳")
+    expect(page.locator("ol.timeline li", has_text="已答复")).to_have_count(1)
+    expect(page.locator("ol.progress li.done", has_text="落实转化")).to_have_count(0)  # never entered
+    expect(page.locator("ol.progress li.done", has_text="沟通反馈")).to_have_count(1)
     check(page, results, "tracking-closed")
