@@ -133,6 +133,10 @@ def _step_page(
     if suggestion.proposer is not None and request.method == "GET":
         _audit_proposer_view(official, step.suggestion_id)
     fields = fields_of(step.input_schema or {})
+    if step.proposal and not values:  # triage: the routing rules' proposal, to confirm or change
+        proposal = step.proposal
+        values = {"kind": proposal["kind"], "lead_unit": proposal["lead_unit"] or ""}
+        values["co_units"] = ", ".join(proposal.get("co_units") or [])
     context = {
         "step": step,
         "s": suggestion,

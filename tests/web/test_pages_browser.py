@@ -249,11 +249,17 @@ def test_a_suggestion_goes_from_the_form_to_the_rating_by_clicking(
         )
         return int(step.id)
 
-    sign_in(page, "wang-office")  # the office triages at its desk: the triage step's page
-    complete_on_its_page(
+    sign_in(page, "wang-office")  # the office triages at its desk, the rules' proposal prefilled
+    triage_id = open_step(StepKind.triage)
+    page.get_by_role("link", name="分拣台").click()
+    page.locator(f"a[href='/steps/{triage_id}']").click()
+    expect(page.locator("#proposal")).to_contain_text("transport-keywords")  # 公交 in its text
+    expect(page.get_by_label("主办单位（代码）")).to_have_value("city-transport")
+    check(page, results, "triage")
+    complete_on_its_page(  # confirmed, with a category
         page,
-        open_step(StepKind.triage),
-        {"类型": "suggestion", "类别": "文化", "主办单位（代码）": "city-transport"},
+        triage_id,
+        {"类型": "suggestion", "类别": "文化"},
     )
     page.get_by_role("button", name="退出登录").click()
     expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
