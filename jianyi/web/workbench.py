@@ -73,12 +73,14 @@ def workbench(
     session: SessionDep,
     stage_: Annotated[str, Query(alias="stage", max_length=32)] = "",
     kind_: Annotated[str, Query(alias="kind", max_length=32)] = "",
+    within_: Annotated[str, Query(alias="within", max_length=3)] = "",
     overdue: Annotated[bool, Query()] = False,
     q: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
     # A form's "all" is an empty value; an unknown one is ignored like it.
     stage = Stage(stage_) if stage_ in Stage.__members__ else None
     kind = StepKind(kind_) if kind_ in StepKind.__members__ else None
+    within = int(within_) if within_.isdigit() else None  # due within so many working days
     owed = steps.open_steps_for(session, actor=official)
     ids = {s.suggestion_id for s in owed}
     suggestions = (
@@ -103,6 +105,8 @@ def workbench(
         row = Row(step, suggestion, spec_of(step.kind).label, local(step.due_at), left)
         if overdue and not row.overdue:
             continue
+        if within is not None and (row.left is None or row.left > within):
+            continue
         rows.append(row)
     context = {
         "rows": rows,
@@ -110,6 +114,7 @@ def workbench(
             "stage": stage.value if stage else "",
             "kind": kind.value if kind else "",
             "overdue": overdue,
+            "within": str(within) if within is not None else "",
             "q": q,
         },
         "stages": [(s.value, STAGE_LABELS[s]) for s in Stage if s is not Stage.closed],

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
+from support import SUGGESTION
 
 from jianyi.api.app import create_app
 from jianyi.errors import NotAuthenticated
@@ -145,3 +146,58 @@ def test_a_steps_form_comes_from_its_model() -> None:
     errors = chinese(caught.value.errors())  # type: ignore[attr-defined]
     reason = "填写有误：an adoption says what will be done and by when"
     assert errors == {"measures": reason, "planned_completion": reason}  # beside each field it names
+
+
+def _sign_in(http: TestClient, sessions: sessionmaker[Session], users: Any, who: str, login: str) -> None:
+    with sessions() as session:
+        accounts.set_password(
+            session, user_id=users.actors[who].user_id, login=login, password="correct horse battery"
+        )
+        session.commit()
+    token = _token(http.get("/login").text)
+    signed = http.post(
+        "/login",
+        data={"login": login, "password": "correct horse battery", "csrftoken": token},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303 and signed.headers["location"] == "/workbench"
+    cookie = signed.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=28800" in cookie
+
+
+def test_the_workbench_filters_are_in_the_url(
+    http: TestClient, sessions: sessionmaker[Session], users: Any
+) -> None:
+    office = {"Authorization": f"Bearer {users.tokens['office']}"}
+    created = http.post("/api/suggestions", json=SUGGESTION, headers=office).json()
+    code = created["tracking_code"]
+    _sign_in(http, sessions, users, "office", "wang")
+
+    def listed(**query: str) -> bool:
+        page = http.get("/workbench", params=query)
+        assert page.status_code == 200, page.text
+        return code in page.text
+
+    assert listed() and listed(kind="triage") and listed(stage="triage") and listed(q=code.lower())
+    assert listed(q="公交71路") and listed(kind="", stage="", within="") and listed(within="10")
+    assert not listed(kind="opinion") and not listed(stage="research") and not listed(q="不存在的标题")
+    assert not listed(overdue="true")  # due in working days to come
+    partial = http.get("/workbench", params={"kind": "triage"}, headers={"HX-Request": "true"})
+    assert code in partial.text and "<html" not in partial.text  # htmx swaps the list only
+    # A signed-in browser's form without its token is refused; with it, the session ends.
+    assert http.post("/logout").status_code == 403
+    assert http.post("/logout", data={"csrftoken": _token(http.get("/workbench").text)}).status_code == 200
+    assert http.get("/workbench", follow_redirects=False).status_code == 303  # to the login form
+
+
+def test_a_locked_account_is_told_so_on_the_login_page(
+    http: TestClient, sessions: sessionmaker[Session], users: Any
+) -> None:
+    _sign_in(http, sessions, users, "edu", "qian")
+    token = _token(http.get("/login").text)
+    answers = [
+        http.post("/login", data={"login": "qian", "password": "wrong password", "csrftoken": token})
+        for _ in range(accounts.MAX_FAILURES + 1)
+    ]
+    assert [a.status_code for a in answers] == [401] * accounts.MAX_FAILURES + [429]
+    assert "登录名或密码错误" in answers[0].text and "账户已暂时锁定" in answers[-1].text
