@@ -21,7 +21,7 @@ from jianyi.db import session_scope
 from jianyi.errors import InvalidInput
 from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
-from jianyi.models.enums import STAGE_LABELS, Stage, StepKind
+from jianyi.models.enums import STAGE_LABELS, Stage, StepKind, StepState
 from jianyi.rules.calendar import WorkingCalendar
 from jianyi.services import audit, deadlines, steps, views
 from jianyi.services.actors import Actor
@@ -122,6 +122,28 @@ def workbench(
     }
     template = "_steps_table.html.j2" if request.headers.get("hx-request") else "workbench.html.j2"
     return render(request, template, context)
+
+
+@router.get("/workbench/done", response_class=HTMLResponse)
+def done(
+    request: Request, official: Official, session: SessionDep, q: Annotated[str, Query(max_length=100)] = ""
+) -> Response:
+    """What the unit answered (its latest first), searchable by tracking code or title."""
+    answered = [
+        *steps.open_steps_for(session, actor=official, state=StepState.completed),
+        *steps.open_steps_for(session, actor=official, state=StepState.submitted),
+    ]
+    ids = {s.suggestion_id for s in answered}
+    suggestions = {s.id: s for s in session.scalars(select(Suggestion).where(Suggestion.id.in_(ids)))}
+    words = q.strip().lower()
+    rows = [
+        (step, suggestions[step.suggestion_id], spec_of(step.kind).label)
+        for step in sorted(answered, key=lambda s: s.submitted_at or s.created_at, reverse=True)
+        if not words
+        or words in suggestions[step.suggestion_id].tracking_code.lower()
+        or words in suggestions[step.suggestion_id].title.lower()
+    ]
+    return render(request, "done.html.j2", {"rows": rows, "q": q})
 
 
 def _step_page(

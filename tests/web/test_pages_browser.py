@@ -181,6 +181,11 @@ def test_a_department_completes_its_step_on_the_workbench(
         lambda: (s := _step_of(web, suggestion_id, StepKind.opinion)) and s.state is not StepState.open and s
     )
     assert done.input["decision"] == "adopt" and done.completed_by_label == "市交通委 赵经办"
+    page.get_by_role("link", name="已办事项").click()  # what the unit answered, searchable
+    page.get_by_label("跟踪编号或标题").fill(code)
+    page.get_by_role("button", name="搜索").click()
+    expect(page.locator(f"a[href='/steps/{opinion.id}']")).to_have_text("办理意见")
+    check(page, results, "done")
 
     # Another unit's clerk opening the step by its URL: a 403 page.
     other = browser.new_context(viewport={"width": 375, "height": 740}, locale="zh-CN", base_url=web.url)
