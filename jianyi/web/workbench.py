@@ -22,8 +22,9 @@ from jianyi.errors import InvalidInput
 from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
 from jianyi.models.enums import STAGE_LABELS, Stage, StepKind, StepState
+from jianyi.models.step_inputs import NOTE
 from jianyi.rules.calendar import WorkingCalendar
-from jianyi.services import audit, deadlines, steps, views
+from jianyi.services import audit, clocks, deadlines, steps, views
 from jianyi.services.actors import Actor
 from jianyi.services.lifecycle.stages import SPECS, spec_of
 from jianyi.web.accounts import Official
@@ -34,15 +35,14 @@ router = APIRouter(include_in_schema=False)
 DUE_SOON_WORKING_DAYS = 2
 
 
-def working_days(calendar: WorkingCalendar, start: date, end: date) -> int:
-    """Working days after ``start`` up to and including ``end`` (negative when ``end`` is earlier)."""
-    sign, (low, high) = (1, (start, end)) if end >= start else (-1, (end, start))
-    days = sum(
-        1
-        for n in range(1, (high - low).days + 1)
-        if calendar.is_workday(date.fromordinal(low.toordinal() + n))
-    )
-    return sign * days
+def working_days(calendar: WorkingCalendar, now: datetime, due: datetime) -> int:
+    """Working days after today up to and including the due day (negative: overdue by so many)."""
+    today, day = _local_day(now), _local_day(due)
+    if day > today:
+        return calendar.working_days_between(now, due) + int(calendar.is_workday(day))
+    if day < today:
+        return -(calendar.working_days_between(due, now) + int(calendar.is_workday(today)))
+    return 0
 
 
 @dataclass
@@ -88,7 +88,6 @@ def workbench(
     )
     calendar = deadlines.current_calendar(session)
     now = utcnow()
-    today_day = _local_day(now)
     words = q.strip().lower()
     rows = []
     for step in owed:
@@ -99,7 +98,7 @@ def workbench(
             continue
         if words and words not in suggestion.tracking_code.lower() and words not in suggestion.title.lower():
             continue
-        left = working_days(calendar, today_day, _local_day(step.due_at)) if step.due_at else None
+        left = working_days(calendar, now, step.due_at) if step.due_at else None
         if left is not None and step.due_at is not None and step.due_at < now and left >= 0:
             left = -1  # due earlier today
         row = Row(step, suggestion, spec_of(step.kind).label, local(step.due_at), left)
@@ -164,8 +163,17 @@ def _step_page(
         proposal = step.proposal
         values = {"kind": proposal["kind"], "lead_unit": proposal["lead_unit"] or ""}
         values["co_units"] = ", ".join(proposal.get("co_units") or [])
+    row = session.get(Step, step_id)
+    # The unit's other open steps on the same case: raise an objection, ask for an extension.
+    siblings = [
+        (other.id, spec_of(other.kind).label)
+        for other in steps.open_steps_for(session, actor=official)
+        if other.suggestion_id == step.suggestion_id and other.id != step.id
+    ]
     context = {
         "step": step,
+        "siblings": siblings,
+        "paused": row.paused_at if row is not None and row.state is StepState.open else None,
         "s": suggestion,
         "fields": fields,
         "values": values,
@@ -212,3 +220,18 @@ def _complete(
         errors = {d["field"]: f"填写有误：{d['message']}" for d in exc.detail or [] if isinstance(d, dict)}
         return _step_page(request, session, official, step_id, form, errors, status=422)
     return RedirectResponse(f"/workbench?done={step_id}", status_code=303)
+
+
+@router.post("/steps/{step_id}/clock", response_class=HTMLResponse)
+async def clock(request: Request, step_id: RecordId, official: Official, session: SessionDep) -> Response:
+    """Pause the step's clock while the unit waits for the proposer, or let it run again (the rules
+    say which steps may pause: services/clocks.py)."""
+    form = await request.form()
+    action, text = str(form.get("action") or ""), str(form.get("text") or "").strip()[:NOTE]
+    if action == "pause":
+        if not text:
+            raise InvalidInput("reason: required", detail=[{"field": "reason", "message": "required"}])
+        await run_in_threadpool(clocks.pause, session, actor=official, step_id=step_id, reason=text)
+    else:
+        await run_in_threadpool(clocks.resume, session, actor=official, step_id=step_id, note=text or None)
+    return RedirectResponse(f"/steps/{step_id}", status_code=303)

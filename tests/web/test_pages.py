@@ -201,3 +201,23 @@ def test_a_locked_account_is_told_so_on_the_login_page(
     ]
     assert [a.status_code for a in answers] == [401] * accounts.MAX_FAILURES + [429]
     assert "登录名或密码错误" in answers[0].text and "账户已暂时锁定" in answers[-1].text
+
+
+def test_due_dates_count_in_working_days(sessions: sessionmaker[Session]) -> None:
+    from datetime import datetime
+
+    from jianyi.rules.calendar import SHANGHAI
+    from jianyi.services import deadlines
+    from jianyi.web.workbench import working_days
+
+    with sessions() as session:
+        calendar = deadlines.current_calendar(session)
+    friday = datetime(2026, 12, 4, 10, 0, tzinfo=SHANGHAI)
+
+    def due(day: int) -> datetime:
+        return datetime(2026, 12, day, 23, 59, tzinfo=SHANGHAI)
+
+    # Friday's morning: due the same day 0, Monday 1 (the weekend does not count), Tuesday 2;
+    # due Thursday: overdue by 1; due Saturday: no working day left before it; last Friday: overdue by 5.
+    assert [working_days(calendar, friday, due(d)) for d in (4, 7, 8, 3, 5)] == [0, 1, 2, -1, 0]
+    assert working_days(calendar, friday, datetime(2026, 11, 27, 12, tzinfo=SHANGHAI)) == -5

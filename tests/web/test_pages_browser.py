@@ -167,6 +167,16 @@ def test_a_department_completes_its_step_on_the_workbench(
         viewed = session.query(AuditEntry).filter_by(action="proposer.viewed", suggestion_id=suggestion_id)
         assert viewed.count() >= 1
 
+    expect(page.get_by_role("navigation", name="同一建议的其他待办")).to_contain_text("退回异议")
+    # Waiting for the proposer's material: the clock stops, then runs again.
+    page.locator("#clock summary").click()
+    page.get_by_label("等待的事项（必填）").fill("等待建议人补充站点照片")
+    page.get_by_role("button", name="暂停计时").click()
+    expect(page.locator("#paused")).to_contain_text("计时已暂停")
+    page.locator("#clock summary").click()
+    page.get_by_role("button", name="恢复计时").click()
+    expect(page.locator("#paused")).to_have_count(0)
+
     # Submitted empty: the model's errors, in Chinese, beside their fields.
     page.get_by_role("button", name="提交").click()
     expect(page.locator("#e-f-reasons")).to_have_text("请填写此项")
