@@ -7,6 +7,7 @@ locked after repeated wrong passwords.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -70,11 +71,12 @@ def current_official(request: Request) -> Actor:
 Official = Annotated[Actor, Depends(current_official)]
 
 
+# Only a path of this site: never another host (//host, /\\host, a scheme, or a tab browsers drop).
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_.~%?&=+-]*")
+
+
 def _safe_next(target: str | None) -> str:
-    # Only a path of this site: never another host (//host or a scheme).
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/workbench"
+    return target if target and _LOCAL_PATH.fullmatch(target) else "/workbench"
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -221,3 +221,11 @@ def test_due_dates_count_in_working_days(sessions: sessionmaker[Session]) -> Non
     # due Thursday: overdue by 1; due Saturday: no working day left before it; last Friday: overdue by 5.
     assert [working_days(calendar, friday, due(d)) for d in (4, 7, 8, 3, 5)] == [0, 1, 2, -1, 0]
     assert working_days(calendar, friday, datetime(2026, 11, 27, 12, tzinfo=SHANGHAI)) == -5
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example"]
+)
+def test_the_login_form_never_sends_the_browser_off_the_site(http: TestClient, target: str) -> None:
+    page = http.get("/login", params={"next": target})
+    assert 'name="next" value="/workbench"' in page.text
