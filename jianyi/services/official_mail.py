@@ -88,10 +88,10 @@ def send(
         "due": due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due_at else None,
         "overdue": overdue,
         "answer_within": answer_within,
-        # The web page of the step, or the workbench found at the suggestion (jianyi/web/workbench.py).
+        # The web page of the step, or of the suggestion (jianyi/web/workbench.py).
         "link": link
         or get_settings().resolved_public_url
-        + (f"/steps/{step.id}" if step else f"/workbench?q={suggestion.tracking_code}"),
+        + (f"/steps/{step.id}" if step else f"/suggestions/{suggestion.id}"),
         "office_name": office.name if office else "",
     }
     env = _environment()

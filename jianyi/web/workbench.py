@@ -5,6 +5,7 @@ completes the step (generated from its input model's JSON schema, validated by t
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ from jianyi.db import session_scope
 from jianyi.errors import InvalidInput
 from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
-from jianyi.models.enums import STAGE_LABELS, Stage, StepKind, StepState
+from jianyi.models.enums import STAGE_LABELS, Role, Stage, StepKind, StepState
 from jianyi.models.step_inputs import NOTE
 from jianyi.rules.calendar import WorkingCalendar
 from jianyi.services import audit, clocks, deadlines, steps, views
@@ -235,3 +236,18 @@ async def clock(request: Request, step_id: RecordId, official: Official, session
     else:
         await run_in_threadpool(clocks.resume, session, actor=official, step_id=step_id, note=text or None)
     return RedirectResponse(f"/steps/{step_id}", status_code=303)
+
+
+@router.get("/suggestions/{suggestion_id}", response_class=HTMLResponse)
+def suggestion_page(
+    request: Request, suggestion_id: RecordId, official: Official, session: SessionDep
+) -> Response:
+    """One suggestion's case and full timeline, for whoever may view it (views.can_view; else 403);
+    the office sees the link to its Prefect flow run."""
+    s = views.suggestion_view(session, actor=official, suggestion_id=suggestion_id)
+    if s.proposer is not None:
+        _audit_proposer_view(official, suggestion_id)
+    prefect = os.environ.get("PREFECT_API_URL", "").removesuffix("/api")
+    office = official.role in (Role.office, Role.supervisor, Role.admin)
+    run = f"{prefect}/runs/flow-run/{s.flow_run_id}" if office and prefect and s.flow_run_id else None
+    return render(request, "suggestion.html.j2", {"s": s, "flow_run": run})

@@ -207,6 +207,7 @@ def test_a_department_completes_its_step_on_the_workbench(
         assert answer_403 is not None and answer_403.status == 403
         expect(other_page.get_by_role("heading", name="无权访问")).to_be_visible()
         check(other_page, results, "forbidden")
+        assert (other_page.goto(f"/suggestions/{suggestion_id}") or pytest.fail("no answer")).status == 403
     finally:
         other.close()
 
@@ -291,8 +292,15 @@ def test_a_suggestion_goes_from_the_form_to_the_rating_by_clicking(
     )
     page.get_by_role("button", name="退出登录").click()
 
-    sign_in(page, "wang-office")  # the office accepts the opinion and replies
-    complete_on_its_page(page, open_step(StepKind.review), {"处理": "accept"})
+    sign_in(page, "wang-office")  # the office reads the whole case, accepts the opinion and replies
+    review_id = open_step(StepKind.review)
+    page.goto("/workbench")
+    page.locator(f"a[href='/steps/{review_id}']").click()
+    page.get_by_role("link", name="关于延长图书馆开放时间的建议").click()
+    expect(page.locator("#flow-run")).to_have_attribute("href", re.compile(r"/runs/flow-run/[0-9a-f-]{36}$"))
+    expect(page.locator("ol.timeline")).to_contain_text("办理意见")
+    check(page, results, "suggestion")
+    complete_on_its_page(page, review_id, {"处理": "accept"})
     reply = "感谢您的建议。经研究，现有开放时间已覆盖主要需求，暂不调整。"
     complete_on_its_page(page, open_step(StepKind.reply), {"方式": "email", "内容": reply})
     open_step(StepKind.rating)
