@@ -24,7 +24,6 @@ from jianyi.models.enums import (
     AssignmentRole,
     AssignmentState,
     CommunicationKind,
-    Outcome,
     Role,
     StepKind,
     StepState,
@@ -373,51 +372,3 @@ def open_rating_step(session: Session, *, suggestion: Suggestion) -> Step:
     if step is None:
         raise NotFound("there is nothing to rate for this suggestion now")
     return step
-
-
-# Outcomes whose recorded reason is the lead unit's reasons for the decision (stages.py), which the
-# proposer is told; the others' reason is an internal note or code.
-_PUBLIC_REASONS = frozenset({Outcome.not_adopted, Outcome.kept_for_reference})
-
-
-def public_reply(session: Session, *, suggestion_id: int) -> dict[str, Any] | None:
-    """The reply the proposer was given (its text and when), and the reasons of a decision not to
-    adopt; None before the office has replied."""
-    reply = session.scalar(
-        select(Step)
-        .where(
-            Step.suggestion_id == suggestion_id,
-            Step.kind == StepKind.reply,
-            Step.state.in_((StepState.submitted, StepState.completed)),
-        )
-        .order_by(Step.id.desc())
-        .limit(1)
-    )
-    if reply is None or not reply.input:
-        return None
-    suggestion = session.get(Suggestion, suggestion_id)
-    assert suggestion is not None
-    shown = suggestion.outcome in _PUBLIC_REASONS
-    return {
-        "text": reply.input.get("text"),
-        "at": reply.submitted_at,
-        "reasons": suggestion.outcome_reason if shown else None,
-    }
-
-
-def leader_instruction(session: Session, *, suggestion_id: int) -> dict[str, Any] | None:
-    """The leader's instruction (批示) on the suggestion, passed on to every unit it is referred to;
-    None when the leader gave none (or has not yet)."""
-    step = session.scalar(
-        select(Step)
-        .where(
-            Step.suggestion_id == suggestion_id,
-            Step.kind == StepKind.leader_instruction,
-            Step.state.in_((StepState.submitted, StepState.completed)),
-        )
-        .order_by(Step.id.desc())
-        .limit(1)
-    )
-    if step is None or not step.input or not step.input.get("has_instruction"):
-        return None
-    return {k: step.input.get(k) for k in ("leader", "instructed_on", "text")}

@@ -22,7 +22,7 @@ from jianyi.api.throttle import TooManyRequests, client_of, limiter_of
 from jianyi.db import read_scope, session_scope, writer_turn
 from jianyi.models.enums import Channel
 from jianyi.models.schemas import IntakeResult, PublicTracking, SuggestionIn
-from jianyi.services import intake, steps, views
+from jianyi.services import case_reading, intake, steps, views
 from jianyi.web.forms import chinese
 from jianyi.web.templating import render
 
@@ -123,7 +123,7 @@ def lookup(
 
 def _explained(session: Session, tracking: PublicTracking, suggestion_id: int) -> dict[str, Any]:
     """The reply's text and reasons, when the office has replied (views.public_reply)."""
-    reply = views.public_reply(session, suggestion_id=suggestion_id)
+    reply = case_reading.public_reply(session, suggestion_id=suggestion_id)
     outcome = tracking.outcome.value if tracking.outcome else None
     return {"reply": reply, "explained": OUTCOME_EXPLAINED.get(outcome or "")}
 

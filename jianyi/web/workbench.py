@@ -25,7 +25,7 @@ from jianyi.models.base import utcnow
 from jianyi.models.enums import STAGE_LABELS, Role, Stage, StepKind, StepState
 from jianyi.models.step_inputs import NOTE
 from jianyi.rules.calendar import WorkingCalendar
-from jianyi.services import audit, clocks, deadlines, steps, views
+from jianyi.services import audit, case_reading, clocks, deadlines, steps, views
 from jianyi.services.actors import Actor
 from jianyi.services.lifecycle.stages import SPECS, spec_of
 from jianyi.web.accounts import Official
@@ -179,7 +179,7 @@ def _step_page(
         "fields": fields,
         "values": values,
         "errors": errors,
-        "instruction": views.leader_instruction(session, suggestion_id=step.suggestion_id),
+        "instruction": case_reading.leader_instruction(session, suggestion_id=step.suggestion_id),
     }
     return render(request, "step.html.j2", context, status_code=status)
 
@@ -251,3 +251,10 @@ def suggestion_page(
     office = official.role in (Role.office, Role.supervisor, Role.admin)
     run = f"{prefect}/runs/flow-run/{s.flow_run_id}" if office and prefect and s.flow_run_id else None
     return render(request, "suggestion.html.j2", {"s": s, "flow_run": run})
+
+
+@router.get("/leader", response_class=HTMLResponse)
+def leader(request: Request, official: Official, session: SessionDep) -> Response:
+    """The important items: those awaiting the leader's instruction, and what became of earlier ones."""
+    items = case_reading.important_items(session, actor=official)
+    return render(request, "leader.html.j2", {"items": items})

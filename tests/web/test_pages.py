@@ -229,3 +229,36 @@ def test_due_dates_count_in_working_days(sessions: sessionmaker[Session]) -> Non
 def test_the_login_form_never_sends_the_browser_off_the_site(http: TestClient, target: str) -> None:
     page = http.get("/login", params={"next": target})
     assert 'name="next" value="/workbench"' in page.text
+
+
+def test_a_leader_sees_the_important_items(
+    http: TestClient, sessions: sessionmaker[Session], users: Any, driver: Any
+) -> None:
+    from support import triage
+
+    from jianyi.models.enums import Role, StepKind
+    from jianyi.services import auth
+
+    important = driver.submit({**SUGGESTION, "title": "关于重要事项的建议"})
+    general = driver.submit({**SUGGESTION, "title": "关于一般事项的建议"})
+    for suggestion_id, level in ((important, "important"), (general, "general")):
+        [step] = [s for s in driver.open_steps(suggestion_id) if s.kind is StepKind.triage]
+        driver.complete("office", suggestion_id, step.id, triage(level=level))
+        driver.advance(suggestion_id)  # the flow applies it (in-process here)
+    with sessions() as session:
+        leader, _ = auth.create_user(session, name="李市长", role=Role.leader, unit_code=None)
+        session.commit()
+        users.actors["leader"] = auth.actor_for(leader)
+    _sign_in(http, sessions, users, "leader", "li")
+    page = http.get("/leader")
+    assert page.status_code == 200 and "关于重要事项的建议" in page.text and "待批示" in page.text
+    assert "关于一般事项的建议" not in page.text
+    _sign_in(http, sessions, users, "transport", "zhao")  # a department: not its page
+    assert http.get("/leader").status_code == 403
+
+
+@pytest.fixture
+def driver(sessions: sessionmaker[Session], users: Any) -> Any:
+    from engine import EngineDriver
+
+    return EngineDriver(sessions, users)
