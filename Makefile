@@ -6,9 +6,11 @@ BIN := $(VENV)/bin
 .PHONY: up test soak lint bench perf-docs clean
 
 # With the bench extra: the suite smoke-runs the benchmark runner, whose chart and peer engine need it.
-$(BIN)/.installed: pyproject.toml constraints.txt
+# The web pages' front-end files (package-lock.json) come with it: jianyi serves them under /static.
+$(BIN)/.installed: pyproject.toml constraints.txt package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,bench]"
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 up: $(BIN)/.installed  ## start Prefect, the API, the executor and an SMTP sink on 127.0.0.1

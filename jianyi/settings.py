@@ -159,6 +159,15 @@ class Settings(BaseSettings):
         ),
     )
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+    node_modules: Path = Field(
+        default=Path(__file__).resolve().parents[1] / "node_modules",
+        description="Where `npm ci` put the web pages' front-end files (package-lock.json), served under /static.",
+    )
+    session_hours: float = Field(
+        default=8.0,
+        gt=0,
+        description="How long an official's web session lasts without use before it expires.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

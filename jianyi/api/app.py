@@ -37,6 +37,7 @@ from jianyi.api.routes import (
 )
 from jianyi.api.security import SecurityHeaders
 from jianyi.errors import JianyiError
+from jianyi.web import app as web
 
 
 def create_app() -> FastAPI:
@@ -44,6 +45,8 @@ def create_app() -> FastAPI:
         title="jianyi 人民建议征集",
         version="0.1.0",
         description="Every citizen suggestion from receipt to policy, through the seven-step method (七步法).",
+        docs_url=None,  # served by jianyi/web on local files, not a CDN
+        redoc_url=None,
     )
     app.add_exception_handler(JianyiError, domain_error)
     app.add_exception_handler(PageError, page_error)
@@ -51,6 +54,7 @@ def create_app() -> FastAPI:
     # Routing's and body parsing's own errors (404, 405, 400) and bugs (500): the same body as ours.
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, server_error)
+    web.install(app)  # the pages: before the body guard, which must wrap their CSRF check
     app.add_middleware(BodyGuard)
     app.add_middleware(SecurityHeaders)  # CSP, no framing, nosniff, no Referer: api/security.py
 

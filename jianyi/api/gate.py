@@ -33,7 +33,7 @@ PUBLIC_CONCURRENCY = 3
 BODY_IDLE_SECONDS = 10.0
 BODY_TOTAL_SECONDS = 60.0
 
-PUBLIC_PREFIXES = ("/track/", "/api/track/", "/api/public/")  # /api/public/: campaigns' pages
+PUBLIC_PREFIXES = ("/track/", "/api/track/", "/api/public/", "/suggest")  # /api/public/: campaigns' pages
 # Paths under /api/ that need no token.
 OPEN_API_PATHS = frozenset({"/api/health"})
 

@@ -1,7 +1,7 @@
 """Security headers on every response, and an access log that never records a secret.
 
-Every response carries a Content-Security-Policy without inline or foreign scripts (the public
-tracking page has none; only the OpenAPI pages load Swagger UI and ReDoc), may not be framed, is not
+Every response carries a Content-Security-Policy without inline or foreign scripts (the pages load
+only jianyi's own files; the OpenAPI pages may style inline), may not be framed, is not
 content-sniffed, and sends no Referer (the tracking page's address holds the check code). Tracking
 answers are not cached.
 """
@@ -18,18 +18,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jianyi.services.check_codes import redact
 
 CSP: Final = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-# FastAPI's /docs and /redoc pages: Swagger UI and ReDoc from their CDN, started by an inline script.
+# /docs and /redoc: Swagger UI and ReDoc from local files (jianyi/web/static.py); both style their
+# pages inline, and ReDoc runs a worker from a blob.
 _DOCS_CSP: Final = (
-    "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    "https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; base-uri 'none'; frame-ancestors 'none'"
 )
 _DOCS_PATHS: Final = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
-_TRACKING_PREFIXES: Final = ("/track/", "/api/track/")
+_TRACKING_PREFIXES: Final = ("/track/", "/api/track/", "/suggest")
 
 HEADERS: Final[dict[str, str]] = {
     "content-security-policy": CSP,

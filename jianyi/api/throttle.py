@@ -113,3 +113,18 @@ def check_not_blocked(limits: TrackingLimits, *, client: str, code: str) -> None
 def record_failure(limits: TrackingLimits, *, client: str, code: str) -> None:
     limits.clients.failed(client)
     limits.codes.failed(code[:32])
+
+
+def limiter_of(request: Request, name: str, capacity: int, refill_seconds: float) -> FailureLimiter:
+    """The app's limiter called ``name`` (made on first use): the web pages count submissions and
+    failed logins per client with it (jianyi/web)."""
+    state = request.app.state
+    with _CREATING:
+        limiters = getattr(state, "limiters", None)
+        if limiters is None:
+            limiters = state.limiters = {}
+        limiter = limiters.get(name)
+        if limiter is None:
+            limiter = limiters[name] = FailureLimiter(capacity, refill_seconds)
+    assert isinstance(limiter, FailureLimiter)
+    return limiter

@@ -37,7 +37,7 @@ from jianyi.db import read_scope, session_scope
 from jianyi.errors import field_errors
 from jianyi.models.enums import Role, StepState
 from jianyi.models.schemas import EMAIL_PATTERN, SuggestionIn
-from jianyi.services import auth, clocks, intake, personal_data, steps, views
+from jianyi.services import accounts, auth, clocks, intake, personal_data, steps, views
 
 app = typer.Typer(
     help="jianyi 人民建议征集: suggestions from receipt to policy, through the seven steps.",
@@ -136,6 +136,24 @@ def users_rotate(user_id: int = typer.Argument(..., help="the user's id (see use
         label = f"user {user.id} {user.name}: new token, valid until {user.token_expires_at:%Y-%m-%d}"
     typer.echo(label, err=True)
     typer.echo(token)
+
+
+@users_app.command("set-password")
+def users_set_password(
+    user_id: int = typer.Argument(..., help="the user's id (see users list)"),
+    login: str = typer.Option(..., "--login", help="the name they sign in with on the web pages"),
+) -> None:
+    """Set an official's login name and password for the web pages (read from stdin, or asked for);
+    it also unlocks an account locked after wrong passwords."""
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if not sys.stdin.isatty()
+        else typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    )
+    with session() as db:
+        user = accounts.set_password(db, user_id=user_id, login=login, password=password)
+        label = f"user {user.id} {user.name} signs in as {user.login}"
+    typer.echo(label, err=True)
 
 
 @app.command()

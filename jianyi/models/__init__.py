@@ -26,6 +26,7 @@ from jianyi.models.step_timer import StepTimer, TimerState
 from jianyi.models.suggestion import Suggestion
 from jianyi.models.unit import Unit
 from jianyi.models.user import User
+from jianyi.models.web_session import WebSession
 
 __all__ = [
     "Assignment",
@@ -56,4 +57,5 @@ __all__ = [
     "TimerState",
     "Unit",
     "User",
+    "WebSession",
 ]

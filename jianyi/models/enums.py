@@ -36,6 +36,7 @@ class Channel(StrEnum):
     service_review = "service_review"  # 好差评
     station = "station"  # 征集联系点、红色信箱
     campaign = "campaign"  # 主动征集
+    web = "web"  # the public submission page of jianyi itself (jianyi/web/public.py)
 
 
 class ProposerKind(StrEnum):

@@ -25,3 +25,9 @@ class User(Base):
     # After this instant the token is refused (401) until it is rotated (`jianyi users rotate`).
     token_expires_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The web pages' sign-in (jianyi/services/accounts.py): a login name and an argon2 hash; after
+    # repeated wrong passwords the account is locked until ``locked_until``.
+    login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()

@@ -279,7 +279,7 @@ def remind_overdue(session: Session, *, now: datetime, limit: int = 500) -> list
             summary=f"与建议人的{label}已到期仍未登记，请尽快联系建议人并登记（规则 {plan.rule_id}）。",
             item=label,
             due_at=plan.due_at,
-            link=f"{get_settings().resolved_public_url}/api/suggestions/{suggestion.id}/communications",
+            link=f"{get_settings().resolved_public_url}/suggestions/{suggestion.id}",  # its web page
         )
         audit.record(
             session,

@@ -88,6 +88,18 @@ class Receipt:
     office_unit_id: int
 
 
+def _region_id(session: Session, data: SuggestionIn) -> int | None:
+    if data.region is None:
+        return None
+    try:
+        return get_unit_by_code(session, code=data.region).id
+    except UnknownUnit as exc:
+        raise InvalidInput(
+            f"region: no unit with code {data.region!r}",
+            detail=[{"field": "region", "message": f"unknown unit code {data.region!r}"}],
+        ) from exc
+
+
 def receive(
     session: Session, *, actor: Actor, data: SuggestionIn, now: datetime | None = None
 ) -> Receipt | IntakeResult:
@@ -97,15 +109,7 @@ def receive(
     existing = _existing(session, data)
     if existing is not None:
         return _result(existing, created=False)
-    region_id = None
-    if data.region is not None:
-        try:
-            region_id = get_unit_by_code(session, code=data.region).id
-        except UnknownUnit as exc:
-            raise InvalidInput(
-                f"region: no unit with code {data.region!r}",
-                detail=[{"field": "region", "message": f"unknown unit code {data.region!r}"}],
-            ) from exc
+    region_id = _region_id(session, data)
     office = handling_office(session, unit_id=actor.unit_id)
     now = now or utcnow()
     if data.campaign_id is not None:  # answers a campaign by reference: stored with its code
@@ -183,6 +187,18 @@ def submit(
     one, unchanged. ``now`` is the instant of receipt (default: the present; tests jump the clock)."""
     receipt = receive(session, actor=actor, data=data, now=now)
     return receipt if isinstance(receipt, IntakeResult) else store(session, receipt)
+
+
+# Who takes in what a citizen submits on the public page: the system itself, for the city office.
+PUBLIC_WEB = Actor(label="web", name="网上征集页面")
+
+
+def receive_public(session: Session, *, data: SuggestionIn, now: datetime | None = None) -> Receipt:
+    """Read what storing a suggestion from the public page needs: it has no channel reference and no
+    intake unit, so the city office handles it."""
+    region_id = _region_id(session, data)
+    office = handling_office(session, unit_id=None)
+    return Receipt(PUBLIC_WEB, data, now or utcnow(), region_id, office.id)
 
 
 # A unit of work an entry point opens: it commits (or rolls back) when its block ends.

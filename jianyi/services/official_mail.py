@@ -89,8 +89,10 @@ def send(
         "due": due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due_at else None,
         "overdue": overdue,
         "answer_within": answer_within,
+        # The web page of the step, or of the suggestion (jianyi/web/workbench.py).
         "link": link
-        or f"{get_settings().resolved_public_url}/api/{f'steps/{step.id}' if step else f'suggestions/{suggestion.id}'}",
+        or get_settings().resolved_public_url
+        + (f"/steps/{step.id}" if step else f"/suggestions/{suggestion.id}"),
         "office_name": office.name if office else "",
     }
     env = _environment()

@@ -243,9 +243,13 @@ def _timeline(
         TimelineEntry(at=e.entered_at, what=f"进入{STAGE_LABELS[e.stage]}", detail=e.stage.value)
         for e in session.scalars(select(StageEntry).where(StageEntry.suggestion_id == suggestion.id))
     ]
+    told: set[tuple[str, str]] = set()
     for c in session.scalars(select(Communication).where(Communication.suggestion_id == suggestion.id)):
         if public:
-            if c.kind in PUBLIC_COMMUNICATIONS:
+            # One reply is logged by its step and again when its e-mail goes: the proposer sees it once.
+            key = (c.kind.value, f"{c.at:%Y-%m-%d %H:%M}")
+            if c.kind in PUBLIC_COMMUNICATIONS and key not in told:
+                told.add(key)
                 entries.append(TimelineEntry(at=c.at, what=PUBLIC_COMMUNICATIONS[c.kind]))
         else:
             entries.append(

@@ -182,4 +182,4 @@ def test_the_rating_form_answers_a_refusal_as_a_page(http: TestClient, users: An
         follow_redirects=False,
     )
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
-    assert "nothing to rate" in page.text
+    assert "未找到" in page.text and "nothing to rate" not in page.text  # Chinese, no internals

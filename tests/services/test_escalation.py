@@ -69,6 +69,9 @@ def test_an_untouched_step_walks_every_rung_once(clock: Clock, sessions: session
                 .order_by(OutboxMessage.id)
             )
         ]
+        # A reminder links to the step's web page, not to a JSON endpoint that needs a token.
+        reminder = session.scalar(select(OutboxMessage.body_text).where(OutboxMessage.kind == "remind").limit(1))
+        assert reminder is not None and f"/steps/{opinion.id}" in reminder and "/api/" not in reminder
         suggestion = session.get(Suggestion, suggestion_id)
         assert suggestion is not None
         city = session.scalar(select(Unit).where(Unit.code == "city-office"))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from jianyi.api.routes.track import templates as web_templates
 from jianyi.rules import messages
 from jianyi.rules.messages import MailContext, render_mail, template_names
 from jianyi.services import official_mail
+from jianyi.web.templating import environment as web_environment
 
 SCRIPT = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
@@ -58,7 +58,7 @@ def test_every_html_template_is_rendered_with_escaping() -> None:
     environments = {
         "mail": messages._environment(),
         "official": official_mail._environment(),
-        "web": web_templates.env,
+        "web": web_environment,
     }
     for folder, env in environments.items():
         names = [p.name for p in (TEMPLATES / folder).glob("*.html.j2")]

@@ -34,6 +34,7 @@ CHANNEL_LABELS: dict[str, str] = {
     Channel.service_review: "好差评",
     Channel.station: "征集联系点、红色信箱",
     Channel.campaign: "主动征集",
+    Channel.web: "网上征集页面",
 }
 FORM_LABELS: dict[str, str] = {
     ImplementationForm.welfare_measure: "出台惠民举措",
