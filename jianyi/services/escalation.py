@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from jianyi.models import Step, StepTimer, Suggestion, Unit, User
@@ -46,32 +46,49 @@ class Fired:
 
 
 def claim_due(session: Session, *, now: datetime, limit: int) -> list[int]:
-    """Move up to ``limit`` due timers of open steps to fired; their ids (indexed, set-based)."""
-    pending = (StepTimer.state == TimerState.pending, StepTimer.fire_at <= now)
+    """Move up to about ``limit`` due timers of open steps to fired; their ids (indexed, set-based)."""
+    step_open = select(Step.id).where(Step.id == StepTimer.step_id, Step.state == StepState.open).exists()
+    due = (StepTimer.state == TimerState.pending, StepTimer.fire_at <= now, step_open)
     if session.get_bind().dialect.name == "postgresql":
-        # The timer, its step and its suggestion are locked together, skipping any row another
-        # transaction holds (an answer holds its step, an attempt its suggestion): the sweep then
-        # never waits for a row while holding one, and lock orders cannot cross (deadlines.lock_steps).
-        due = (
-            select(StepTimer.id)
-            .join(Step, Step.id == StepTimer.step_id)
-            .join(Suggestion, Suggestion.id == StepTimer.suggestion_id)
-            .where(*pending, Step.state == StepState.open)
-            .order_by(StepTimer.fire_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True, key_share=True, of=[StepTimer, Step, Suggestion])
-        )
-    else:
-        # SQLite writes one at a time. EXISTS rather than a join: the plan must walk the partial
-        # due index in fire_at order and stop at the limit; with a join, SQLite (no statistics)
-        # starts from every open step and sorts.
-        step_open = select(Step.id).where(Step.id == StepTimer.step_id, Step.state == StepState.open)
-        due = (
-            select(StepTimer.id).where(*pending, step_open.exists()).order_by(StepTimer.fire_at).limit(limit)
-        )
+        return _claim_due_by_suggestion(session, due, now=now, limit=limit)
+    # SQLite writes one transaction at a time. EXISTS rather than a join: the plan must walk the
+    # partial due index in fire_at order and stop at the limit; with a join, SQLite (no statistics)
+    # starts from every open step and sorts.
+    first = select(StepTimer.id).where(*due).order_by(StepTimer.fire_at).limit(limit)
     claimed = session.execute(
         update(StepTimer)
-        .where(StepTimer.id.in_(due.scalar_subquery()), StepTimer.state == TimerState.pending)
+        .where(StepTimer.id.in_(first.scalar_subquery()), StepTimer.state == TimerState.pending)
+        .values(state=TimerState.fired, fired_at=now)
+        .returning(StepTimer.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(claimed.scalars())
+
+
+def _claim_due_by_suggestion(
+    session: Session, due: tuple[ColumnElement[bool], ...], *, now: datetime, limit: int
+) -> list[int]:
+    """PostgreSQL: rows locked in the order every writer takes them, the suggestion, its steps, their
+    timers (``deadlines.lock_steps``), so that a sweep and an answer or an attempt never wait on each
+    other in reverse. Sweepers share the work by suggestion, skipping one another's and those an
+    attempt holds (their rungs fire at the next sweep); an answer holding a step is waited for, and
+    its step, answered, then has nothing due."""
+    candidates = select(StepTimer.suggestion_id).where(*due).order_by(StepTimer.fire_at).limit(limit)
+    suggestions = list(
+        session.scalars(
+            select(Suggestion.id)
+            .where(Suggestion.id.in_(candidates.scalar_subquery()))
+            .order_by(Suggestion.id)
+            .with_for_update(key_share=True, skip_locked=True)
+        )
+    )
+    if not suggestions:
+        return []
+    mine = (StepTimer.suggestion_id.in_(suggestions), *due)
+    deadlines.lock_steps(session, list(session.scalars(select(StepTimer.step_id).where(*mine).distinct())))
+    claimed = session.execute(
+        update(StepTimer)
+        .where(*mine)
         .values(state=TimerState.fired, fired_at=now)
         .returning(StepTimer.id)
         .execution_options(synchronize_session=False)

@@ -2,8 +2,9 @@
 
 An answer locks its step, then makes its timers moot; an extension re-plans a step's timers; the sweep
 claims due timers and lapses their steps. Taken in crossed orders these deadlocked (one of them then
-failed with a 500). Each test holds a row in one transaction as the interleaving would, and checks
-the other side waits or skips instead of crossing.
+failed with a 500). Every writer now takes a suggestion, then its steps, then their timers. Each test
+holds a row in one transaction as the interleaving would, and checks the other side waits or skips
+instead of crossing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 from support import triage
 
-from jianyi.models import Step, StepTimer
+from jianyi.models import Step, StepTimer, Suggestion
 from jianyi.models.enums import StepKind, StepState
 from jianyi.models.step_timer import TimerState
 from jianyi.services import deadlines, escalation
@@ -100,41 +101,66 @@ def test_a_replan_waits_for_an_answer_holding_the_step(
     assert not thread.is_alive() and errors == []
 
 
-def test_a_sweep_skips_a_step_an_answer_holds(sessions: sessionmaker[Session], opinion: Step) -> None:
+def _last_rung(sessions: sessionmaker[Session], step_id: int) -> datetime:
     with sessions() as session:
         last = session.scalar(
-            select(StepTimer.fire_at)
-            .where(StepTimer.step_id == opinion.id)
-            .order_by(StepTimer.fire_at.desc())
+            select(StepTimer.fire_at).where(StepTimer.step_id == step_id).order_by(StepTimer.fire_at.desc())
         )
     assert last is not None
-    later = last + timedelta(days=1)
+    return last
 
-    def rungs_of_opinion(claimed: list[int], session: Session) -> list[int]:
-        timers = session.scalars(select(StepTimer).where(StepTimer.id.in_(claimed)))
-        return [t.id for t in timers if t.step_id == opinion.id]
 
-    with sessions() as answer:
-        _hold_step(answer, opinion.id)
+def _rungs_of(session: Session, claimed: list[int], step_id: int) -> list[int]:
+    timers = session.scalars(select(StepTimer).where(StepTimer.id.in_(claimed)))
+    return [t.id for t in timers if t.step_id == step_id]
+
+
+def test_a_sweep_waits_for_an_answer_holding_the_step(sessions: sessionmaker[Session], opinion: Step) -> None:
+    later = _last_rung(sessions, opinion.id) + timedelta(days=1)
+    claimed: list[list[int]] = []
+
+    def sweep() -> None:
+        with sessions() as session:
+            ids = escalation.claim_due(session, now=later, limit=500)
+            claimed.append(_rungs_of(session, ids, opinion.id))
+            session.rollback()
+
+    with sessions() as answer:  # the answer: its step, then its timers made moot
+        answer.execute(update(Step).where(Step.id == opinion.id).values(state=StepState.submitted))
+        deadlines.moot_timers(answer, step_ids=[opinion.id])
+        thread, errors = _in_thread(sweep)
+        _waits_for_a_lock(sessions)  # the sweep holds the suggestion and waits for the step
+        answer.commit()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and errors == []
+    assert claimed == [[]]  # answered meanwhile: nothing of it is due any more
+
+
+def test_a_sweep_skips_a_suggestion_an_attempt_holds(sessions: sessionmaker[Session], opinion: Step) -> None:
+    later = _last_rung(sessions, opinion.id) + timedelta(days=1)
+    with sessions() as attempt:  # what the engine's lock takes
+        attempt.execute(
+            select(Suggestion.id)
+            .where(Suggestion.id == opinion.suggestion_id)
+            .with_for_update(key_share=True)
+        )
         claimed: list[list[int]] = []
 
         def sweep() -> None:
             with sessions() as session:
                 ids = escalation.claim_due(session, now=later, limit=500)
-                claimed.append(rungs_of_opinion(ids, session))
+                claimed.append(_rungs_of(session, ids, opinion.id))
                 session.rollback()
 
         thread, errors = _in_thread(sweep)
-        thread.join(timeout=30)  # it does not wait for the answer: it passes the step by
+        thread.join(timeout=30)  # it does not wait for the attempt: it passes the suggestion by
         assert not thread.is_alive() and errors == []
         assert claimed == [[]]
-        answer.rollback()
+        attempt.rollback()
 
     with sessions() as session:  # released, its rungs are the sweep's again
         ids = escalation.claim_due(session, now=later, limit=500)
-        assert rungs_of_opinion(ids, session)
-        assert all(
-            t.state is TimerState.fired
-            for t in session.scalars(select(StepTimer).where(StepTimer.id.in_(ids)))
-        )
+        assert _rungs_of(session, ids, opinion.id)
+        states = session.scalars(select(StepTimer.state).where(StepTimer.id.in_(ids)))
+        assert all(state is TimerState.fired for state in states)
         session.rollback()
