@@ -117,6 +117,7 @@ def _tolerant(what: Any) -> Any:
         return None
 
 
+@pytest.mark.soak
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_soak_under_faults(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> None:
     seed = int(os.environ.get("JIANYI_SOAK_SEED") or random.randrange(1 << 30))
