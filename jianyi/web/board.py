@@ -7,7 +7,7 @@ district office its own suggestions; a department or leader the 403 page)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -19,11 +19,12 @@ from jianyi.api.deps import SessionDep
 from jianyi.api.routes.board import CURSOR, _check_cursor
 from jianyi.models import Suggestion, Unit
 from jianyi.models.base import utcnow
+from jianyi.models.board_schemas import LateUnit
 from jianyi.models.enums import OUTCOME_LABELS, STAGE_LABELS, Outcome, Stage, UnitKind
 from jianyi.models.step_inputs import CODE
 from jianyi.services import board
 from jianyi.services.actors import Actor
-from jianyi.services.figures import FigureSet, Period, Scope, catalog, compute_figures, drilldown
+from jianyi.services.figures import FigureSet, Period, Scope, ScopeKind, catalog, compute_figures, drilldown
 from jianyi.services.figures.access import default_scope
 from jianyi.services.figures.catalog import CHANNEL_LABELS
 from jianyi.services.figures.export import MEDIA_TYPES, figures_file, suggestions_file
@@ -33,6 +34,7 @@ from jianyi.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 REFRESH_SECONDS = 60  # the figures partial is polled this often
+CHART_UNITS = 10  # the late units charted
 DRILL_ROWS = 500  # a drill-down page shows at most so many rows; the export has them all
 Format = Literal["csv", "xlsx"]
 PeriodParam = Annotated[str, Query(alias="period", max_length=16)]
@@ -80,6 +82,27 @@ def _filter(session: Session, actor: Actor, period: str, scope: str) -> Filter:
     return Filter(parsed, Scope.parse(text) if text else default_scope(session, actor), text)
 
 
+SCOPE_KINDS = {
+    ScopeKind.city: "全部",
+    ScopeKind.office: "办理机构",
+    ScopeKind.unit: "承办单位",
+    ScopeKind.category: "类别",
+    ScopeKind.channel: "渠道",
+    ScopeKind.campaign: "主动征集活动",
+    ScopeKind.region: "地区",
+}
+
+
+def _scope_label(session: Session, scope: Scope) -> str:
+    """The scope in Chinese: 渠道：来信, 办理机构：黄浦区人民建议征集办公室…"""
+    value = scope.value or ""
+    if scope.kind in (ScopeKind.office, ScopeKind.unit, ScopeKind.region):
+        value = session.scalar(select(Unit.name).where(Unit.code == value)) or value
+    elif scope.kind is ScopeKind.channel:
+        value = CHANNEL_LABELS.get(value, value)
+    return SCOPE_KINDS[scope.kind] + (f"：{value}" if value else "")
+
+
 def _period_choices(current: Period) -> list[tuple[str, str]]:
     """Recent periods to choose from (the current one listed even when older)."""
     now = utcnow()
@@ -116,6 +139,31 @@ def _scope_choices(session: Session, office: int | None) -> list[tuple[str, list
     ]
 
 
+def _charts(where: Filter, figures: FigureSet, late: list[LateUnit]) -> list[dict[str, Any]]:
+    """What board.js draws: open suggestions by stage, and the units with the most overdue steps;
+    each bar links to the suggestions behind it."""
+    stages = figures.table("by_stage")
+    drill = "/board/drill?"
+    return [
+        {
+            "id": "chart-stages",
+            "title": stages.label_zh,
+            "labels": [row.label for row in stages.rows],
+            "values": [row.count for row in stages.rows],
+            "links": [drill + where.query(figure=stages.name, key=row.key) for row in stages.rows],
+            "color": "#0d47a1",
+        },
+        {
+            "id": "chart-late",
+            "title": "逾期事项最多的单位",
+            "labels": [u.name for u in late[:CHART_UNITS]],
+            "values": [u.overdue for u in late[:CHART_UNITS]],
+            "links": ["/board/overdue?" + urlencode({"unit": u.unit}) for u in late[:CHART_UNITS]],
+            "color": "#b00020",
+        },
+    ]
+
+
 def _figures(session: Session, actor: Actor, where: Filter) -> FigureSet:
     return compute_figures(session, actor=actor, period=where.period, scope=where.scope, now=utcnow())
 
@@ -132,15 +180,18 @@ def board_page(
     office = board.scope(session, official)  # a department, a leader: 403
     where = _filter(session, official, period, scope)
     figures = _figures(session, official, where)
-    district = where.scope.value if where.scope.kind.value == "office" else None
+    late = board.late_units(session, actor=official, now=utcnow())
+    district = where.scope.value if where.scope.kind is ScopeKind.office else None
     context = {
         "f": where,
         "figures": figures,
         "tables": [figures.table(name) for name in BOARD_TABLES],
         "unit_columns": UNIT_COLUMNS,
-        "late_units": board.late_units(session, actor=official, now=utcnow()),
+        "late_units": late,
+        "charts": _charts(where, figures, late),
         "overdue": board.overdue(session, actor=official, now=utcnow(), district=district, limit=20),
         "overdue_more": urlencode({"district": district} if district else {}),
+        "scope_label": _scope_label(session, where.scope),
         "refresh": REFRESH_SECONDS,
     }
     if request.headers.get("hx-request"):
@@ -221,6 +272,7 @@ def drill(
         "figure": figure,
         "key": key,
         "title": _title(figure, key),
+        "scope_label": _scope_label(session, where.scope),
         "rows": rows[:DRILL_ROWS],
         "more": len(rows) > DRILL_ROWS,
         "ids": ids,
