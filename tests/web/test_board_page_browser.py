@@ -37,6 +37,7 @@ def test_a_supervisor_filters_drills_down_and_exports(web: Any, page: Page, resu
     expect(page.locator("#board-scope")).to_contain_text(CAMPAIGN)
     expect(page.locator("#chart-stages svg")).to_have_count(1)  # drawn again after the swap
     check(page, results, "board")
+    board_url = page.url
 
     with page.expect_download() as download:
         page.locator("#export-csv").click()
@@ -49,3 +50,10 @@ def test_a_supervisor_filters_drills_down_and_exports(web: Any, page: Page, resu
     page.get_by_role("link", name=title).click()
     expect(page).to_have_url(re.compile(rf"/suggestions/{suggestion_id}$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text(title)  # as text, never run
+
+    # The session gone, the next refresh of the figures leads to the login form, back to this filter.
+    page.goto(board_url)
+    page.context.clear_cookies()
+    page.get_by_label("统计期间").select_option(index=1)
+    expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fboard%3Fperiod%3D"))

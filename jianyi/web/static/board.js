@@ -25,6 +25,16 @@
     });
   }
 
+  // A session that expired answers the polling with the login page: go there instead of showing it
+  // inside the board, and come back to this filter after signing in.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var url = event.detail.xhr && event.detail.xhr.responseURL;
+    if (url && new URL(url).pathname === "/login") {
+      event.detail.shouldSwap = false;
+      window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
   document.addEventListener("htmx:afterSettle", function (event) { draw(event.target); });
   window.addEventListener("resize", function () {
