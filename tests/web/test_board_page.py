@@ -86,6 +86,12 @@ def test_the_board_drills_down_to_the_suggestions_and_exports_its_filter(
     )
     assert links(on_time.text, "/suggestions/") == [f"/suggestions/{history['on_time']}"]
     assert http.get("/board/drill", params={"period": "2026-11", "figure": "nonsense"}).status_code == 422
+    # A key for "no value" (no campaign) is a key too: all three, none of them in a campaign.
+    blank = "/board/drill?period=2026-11&figure=by_campaign&key="
+    assert blank in links(page.text, "/board/drill?")
+    assert len(set(links(http.get(blank).text, "/suggestions/"))) == 3
+    now = http.get("/board")  # no period: the current month, in Shanghai
+    assert now.status_code == 200 and re.search(r"selected>\d{4}年\d{1,2}月</option>", now.text)
 
     # A scope: Huangpu's letter only, its own figures and its export exactly the API's for the same filter.
     scoped = {"period": "2026-11", "scope": "channel:letter"}
