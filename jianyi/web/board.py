@@ -223,15 +223,25 @@ FigureParam = Annotated[str, Query(max_length=64)]
 KeyParam = Annotated[str | None, Query(max_length=200)]
 
 
-def _title(figure: str, key: str | None) -> str:
-    """A drill-down's heading: the figure's Chinese label and the key within it."""
+def _title(session: Session, figure: str, key: str | None) -> str:
+    """A drill-down's heading: the figure's Chinese label and the key's (a unit's name, 按期…)."""
     labels = {n: r.label_zh for n, r in catalog.RATES.items()} | {
         n: t.label_zh for n, t in catalog.TABLES.items()
     }
     labels |= {f"unit_{column}": f"单位{label}" for column, label in UNIT_COLUMNS} | {
         catalog.BULLETIN: "月通报"
     }
-    return labels.get(figure, figure) + (f"（{key or '无'}）" if key is not None else "")
+    if key is None:
+        return labels.get(figure, figure)
+    shown = key
+    rate, table = catalog.RATES.get(figure), catalog.TABLES.get(figure)
+    if rate is not None:
+        shown = {rate.numerator_key: "符合", rate.rest_key: "不符合"}.get(key, key)
+    elif table is not None and not table.labels_are_units:
+        shown = table.keys.get(key) or (key if key else table.blank)
+    elif key:  # a unit's code
+        shown = session.scalar(select(Unit.name).where(Unit.code == key)) or key
+    return f"{labels.get(figure, figure)}：{shown or '无'}"
 
 
 @router.get("/board/drill", response_class=HTMLResponse)
@@ -271,7 +281,7 @@ def drill(
         "f": where,
         "figure": figure,
         "key": key,
-        "title": _title(figure, key),
+        "title": _title(session, figure, key),
         "scope_label": _scope_label(session, where.scope),
         "rows": rows[:DRILL_ROWS],
         "more": len(rows) > DRILL_ROWS,

@@ -76,7 +76,7 @@ def test_the_board_drills_down_to_the_suggestions_and_exports_its_filter(
     late = "/board/drill?period=2026-11&figure=handling_on_time&key=late"
     assert late in links(page.text, "/board/drill?")
     drill = http.get(late)
-    assert drill.status_code == 200 and "按期办理率（late）" in drill.text
+    assert drill.status_code == 200 and "按期办理率：不符合" in drill.text
     assert {f"/suggestions/{history['late']}", f"/suggestions/{history['district']}"} == set(
         links(drill.text, "/suggestions/")
     )
@@ -89,7 +89,10 @@ def test_the_board_drills_down_to_the_suggestions_and_exports_its_filter(
     # A key for "no value" (no campaign) is a key too: all three, none of them in a campaign.
     blank = "/board/drill?period=2026-11&figure=by_campaign&key="
     assert blank in links(page.text, "/board/drill?")
-    assert len(set(links(http.get(blank).text, "/suggestions/"))) == 3
+    blank_page = http.get(blank).text
+    assert (
+        len(set(links(blank_page, "/suggestions/"))) == 3 and "收件按主动征集活动：非主动征集" in blank_page
+    )
     now = http.get("/board")  # no period: the current month, in Shanghai
     assert now.status_code == 200 and re.search(r"selected>\d{4}年\d{1,2}月</option>", now.text)
 

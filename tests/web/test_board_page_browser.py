@@ -45,7 +45,7 @@ def test_a_supervisor_filters_drills_down_and_exports(web: Any, page: Page, resu
     assert download.value.suggested_filename.startswith("figures-") and CAMPAIGN in content
 
     page.get_by_role("row", name=re.compile("梳理研判")).get_by_role("link").click()  # one suggestion
-    expect(page.get_by_role("heading", level=1)).to_contain_text("收件按当前阶段")
+    expect(page.get_by_role("heading", level=1)).to_have_text("收件按当前阶段：梳理研判")
     check(page, results, "board-drill")
     page.get_by_role("link", name=title).click()
     expect(page).to_have_url(re.compile(rf"/suggestions/{suggestion_id}$"))
