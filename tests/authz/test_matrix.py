@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from authz_harness import ACTORS, PROPOSER, SECRET, World, clients, csrf, route_keys, sign_in
 from databases import BACKENDS, create_officials, fresh_database
 from engine import EngineDriver
-from harness import ACTORS, PROPOSER, SECRET, World, clients, csrf, route_keys, sign_in
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from support import ADOPT, SUGGESTION
