@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.routing import BaseRoute, Mount
-from support import SUGGESTION, triage
+from support import NOT_ADOPT, SUGGESTION, triage
 
 from jianyi.models import Step, Suggestion, User
 from jianyi.models.base import utcnow
@@ -108,6 +108,15 @@ class World:
             "objection_id": opened.get(StepKind.objection),
             **codes,
         }
+
+    def rating_case(self) -> dict[str, Any]:
+        """A case answered and replied to: its proposer's rating step open."""
+        ids = self.case(PROPOSER)
+        suggestion_id = ids["suggestion_id"]
+        _do(self.driver, "transport", suggestion_id, StepKind.opinion, NOT_ADOPT)
+        _do(self.driver, "office", suggestion_id, StepKind.review, {"action": "accept"})
+        _do(self.driver, "office", suggestion_id, StepKind.reply, {"method": "phone", "text": "已电话答复"})
+        return ids
 
     def paused_case(self) -> dict[str, Any]:
         ids = self.case(PROPOSER)

@@ -10,7 +10,10 @@ runs on a fresh record of its own, so cells do not disturb each other. A route w
 
 Statuses: 303 a page sends a stranger to the login form; 401 the API wants a token; 403 refused;
 404 no such record for this caller (or none exists: digests, reports); 409 allowed but not now (the
-case's state); 204 nothing to compile."""
+case's state, e.g. erasure before the case closes, a feedback or a panel not yet due); 204 nothing
+to compile. The commendation's approval is the head of the city office's alone, and none of these
+officials is head: 403 for all. The rating is the proposer's, proven by the check code whoever else
+asks (its wrong-code refusals: tests/api/test_tracking_secrets.py)."""
 
 from __future__ import annotations
 
@@ -100,12 +103,12 @@ POST  /api/steps/{step_id}/resume                                      401   403
 POST  /api/suggestions                                                 401   403   201   201   201   403   403   403
 POST  /api/suggestions/{suggestion_id}/communications                  401   200   200   403   200   403   403   403
 POST  /api/suggestions/{suggestion_id}/erasure                         401   409   409   403   409   403   403   403
-POST  /api/track/{tracking_code}/rating                                404   404   404   404   404   404   404   404
+POST  /api/track/{tracking_code}/rating                                200   200   200   200   200   200   200   200
 POST  /login                                                           401   401   401   401   401   401   401   401
 POST  /steps/{step_id}                                                 401   403   403   403   403   403   303   403
 POST  /steps/{step_id}/clock                                           401   403   403   403   403   403   303   403
 POST  /suggest                                                         200   200   200   200   200   200   200   200
-POST  /track/{tracking_code}/rating                                    404   404   404   404   404   404   404   404
+POST  /track/{tracking_code}/rating                                    303   303   303   303   303   303   303   303
 POST  /logout                                                          303   303   303   303   303   303   303   303
 """
 
@@ -180,7 +183,7 @@ ASK: dict[str, Cell] = {
     "POST /suggest": Cell("none", FORM, form=True),
     "GET /track/{tracking_code}": Cell(query="?check={check}"),
     "POST /track/{tracking_code}/rating": Cell(
-        "case", {"check": "{check}", "rating": "satisfied"}, form=True
+        "rating", {"check": "{check}", "rating": "satisfied"}, form=True
     ),
     "POST /login": Cell("none", {"login": "nobody", "password": "wrong password"}, form=True),
     "POST /logout": Cell("none", {}, form=True),
@@ -195,7 +198,7 @@ ASK: dict[str, Cell] = {
     "POST /api/steps/{step_id}/lapse": Cell("fresh_case", path="/api/steps/{objection_id}/lapse"),
     "POST /api/suggestions/{suggestion_id}/communications": Cell("fresh_case", LOG),
     "GET /api/track/{tracking_code}": Cell(query="?check={check}"),
-    "POST /api/track/{tracking_code}/rating": Cell("case", {"rating": "satisfied"}, query="?check={check}"),
+    "POST /api/track/{tracking_code}/rating": Cell("rating", {"rating": "satisfied"}, query="?check={check}"),
     "POST /api/digests": Cell("none"),
     "POST /api/digests/{digest_id}/items/{suggestion_id}/instruction": Cell(
         "case",
@@ -224,6 +227,8 @@ def _ids(world: World, target: str, ok: bool) -> dict[str, Any]:
     ids = dict(world.ids["fixed"])
     if target == "paused":
         ids.update(world.paused_case() if ok else world.ids["paused"])
+    if ok and target == "rating":
+        ids.update(world.rating_case())
     if ok and target == "fresh_case":
         ids.update(world.case(PROPOSER))
     if ok and target == "fresh_campaign":
