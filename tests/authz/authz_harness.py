@@ -25,6 +25,7 @@ from jianyi.models.campaign_schemas import CampaignIn
 from jianyi.models.enums import Role, StepKind, StepState
 from jianyi.services import accounts, auth, clocks
 from jianyi.services.cycles import campaigns
+from jianyi.services.cycles.digest import compile_digest
 from jianyi.web.accounts import COOKIE
 
 # The columns: public (no credentials), then each role; "own" is the unit the seeded case is
@@ -117,6 +118,26 @@ class World:
         _do(self.driver, "office", suggestion_id, StepKind.review, {"action": "accept"})
         _do(self.driver, "office", suggestion_id, StepKind.reply, {"method": "phone", "text": "已电话答复"})
         return ids
+
+    def digest(self) -> dict[str, Any]:
+        """An important case awaiting the leader's instruction, in a digest of its own (compiled,
+        not rendered: its PDF and HTML are the renderer's, not this matrix's)."""
+        data = copy.deepcopy(SUGGESTION)
+        data["proposer"] = dict(PROPOSER)
+        suggestion_id = self.driver.submit(data)
+        _do(self.driver, "office", suggestion_id, StepKind.triage, triage(level="important"))
+        held = {
+            "held_at": "2026-11-20T09:00:00+08:00",
+            "method": "phone",
+            "participants": "张三",
+            "refined": "问题真",
+        }
+        _do(self.driver, "office", suggestion_id, StepKind.pre_report_communication, held)
+        with self.sessions() as session:
+            issue = compile_digest(session, now=utcnow(), by="matrix")
+            assert issue is not None
+            session.commit()
+            return {"suggestion_id": suggestion_id, "digest_id": issue.id}
 
     def paused_case(self) -> dict[str, Any]:
         ids = self.case(PROPOSER)

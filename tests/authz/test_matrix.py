@@ -9,10 +9,12 @@ address) — everywhere else it must not. Path ids are the seeded case's; a muta
 runs on a fresh record of its own, so cells do not disturb each other. A route with no row fails.
 
 Statuses: 303 a page sends a stranger to the login form; 401 the API wants a token; 403 refused;
-404 no such record for this caller (or none exists: digests, reports); 409 allowed but not now (the
-case's state, e.g. erasure before the case closes, a feedback or a panel not yet due); 204 nothing
-to compile. The commendation's approval is the head of the city office's alone, and none of these
-officials is head: 403 for all. The rating is the proposer's, proven by the check code whoever else
+404 no such record (a digest's or a report's PDF and HTML: compiled here, not rendered — rendering is
+WeasyPrint's, tested with the reports and digests); 409 allowed but not now (the case's state, e.g.
+erasure before the case closes, a feedback or a panel not yet due); 204 nothing left to compile.
+A digest's rows ask of its own important case, a report's of this month's city report. The
+commendation's approval is the head of the city office's alone, and none of these officials is head:
+403 for all. The rating is the proposer's, proven by the check code whoever else
 asks (its wrong-code refusals: tests/api/test_tracking_secrets.py)."""
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from jianyi.db import forget_engines, make_engine
 from jianyi.models import PlannedCommunication
 from jianyi.models.base import utcnow
 from jianyi.services.cycles import commendation
+from jianyi.services.reports.freeze import freeze
 from jianyi.settings import get_settings
 
 MATRIX = """
@@ -52,10 +55,10 @@ GET   /api/communications                                              401   200
 GET   /api/communications/failed                                       401   200   200   200   200   200   200   200
 GET   /api/communications/{planned_id}                                 401   200   200   403   200   403   403   403
 GET   /api/digests                                                     401   200   200   403   200   200   403   403
-GET   /api/digests/{digest_id}                                         401   404   404   403   404   404   403   403
+GET   /api/digests/{digest_id}                                         401   200   200   403   200   200   403   403
 GET   /api/digests/{digest_id}.html                                    401   404   404   403   404   404   403   403
 GET   /api/digests/{digest_id}.pdf                                     401   404   404   403   404   404   403   403
-GET   /api/digests/{digest_id}/items/{suggestion_id}                   401   404   404   403   404   404   403   403
+GET   /api/digests/{digest_id}/items/{suggestion_id}                   401   200   200   403   200   200   403   403
 GET   /api/figures                                                     401   200   200   200   200   403   200   200
 GET   /api/figures.{fmt}                                               401   200   200   200   200   403   200   200
 GET   /api/figures/{name}/suggestions                                  401   200   200   200   200   403   200   200
@@ -64,9 +67,9 @@ GET   /api/health                                                      200   200
 GET   /api/public/campaigns/{campaign_id}                              200   200   200   200   200   200   200   200
 GET   /api/public/commendations/{year}                                 200   200   200   200   200   200   200   200
 GET   /api/reports                                                     401   200   200   200   200   200   200   200
-GET   /api/reports/{report_id}                                         401   404   404   404   404   404   404   404
-GET   /api/reports/{report_id}.html                                    401   404   404   404   404   404   404   404
-GET   /api/reports/{report_id}.pdf                                     401   404   404   404   404   404   404   404
+GET   /api/reports/{report_id}                                         401   200   200   403   200   200   403   403
+GET   /api/reports/{report_id}.html                                    401   404   404   403   404   404   403   403
+GET   /api/reports/{report_id}.pdf                                     401   404   404   403   404   404   403   403
 GET   /api/steps                                                       401   200   200   200   200   200   200   200
 GET   /api/steps/{step_id}                                             401   200   200   403   200   403   200   403
 GET   /api/suggestions/{suggestion_id}                                 401  200*  200*   403  200*   403  200*   403
@@ -95,7 +98,7 @@ POST  /api/commendations/{year}/panel                                  401   422
 POST  /api/commendations/{year}/publish                                401   409   409   403   409   403   403   403
 POST  /api/commendations/{year}/scores                                 401   409   409   403   409   403   403   403
 POST  /api/digests                                                     401   204   204   403   204   403   403   403
-POST  /api/digests/{digest_id}/items/{suggestion_id}/instruction       401   404   404   403   404   404   403   403
+POST  /api/digests/{digest_id}/items/{suggestion_id}/instruction       401   403   200   403   200   200   403   403
 POST  /api/steps/{step_id}/complete                                    401   403   403   403   403   403   200   403
 POST  /api/steps/{step_id}/lapse                                       401   403   200   403   200   403   403   403
 POST  /api/steps/{step_id}/pause                                       401   403   403   403   403   403   200   403
@@ -118,7 +121,6 @@ POST  /logout                                                          303   303
 DISTRICT_MATRIX = """
 # route                                                              public admin office distr. super leader  own  other
 GET   /api/board/suggestions/{suggestion_id}                           401   200   200   200   200   403   403   403
-GET   /api/digests/{digest_id}/items/{suggestion_id}                   401   404   404   403   404   404   403   403
 GET   /api/steps/{step_id}                                             401   200   200   200   200   403   403   403
 GET   /api/suggestions/{suggestion_id}                                 401  200*   200  200*   200   403   403   403
 GET   /api/suggestions/{suggestion_id}/personal-data-views             401   200   403   200   403   403   403   403
@@ -200,8 +202,12 @@ ASK: dict[str, Cell] = {
     "GET /api/track/{tracking_code}": Cell(query="?check={check}"),
     "POST /api/track/{tracking_code}/rating": Cell("rating", {"rating": "satisfied"}, query="?check={check}"),
     "POST /api/digests": Cell("none"),
+    "GET /api/digests/{digest_id}": Cell("digest"),
+    "GET /api/digests/{digest_id}.html": Cell("digest"),
+    "GET /api/digests/{digest_id}.pdf": Cell("digest"),
+    "GET /api/digests/{digest_id}/items/{suggestion_id}": Cell("digest"),
     "POST /api/digests/{digest_id}/items/{suggestion_id}/instruction": Cell(
-        "case",
+        "digest",
         {"has_instruction": True, "text": "请研究落实", "leader": "市领导", "instructed_on": "2026-11-21"},
     ),
     "POST /api/campaigns": Cell("fresh_code", CAMPAIGN),
@@ -227,6 +233,8 @@ def _ids(world: World, target: str, ok: bool) -> dict[str, Any]:
     ids = dict(world.ids["fixed"])
     if target == "paused":
         ids.update(world.paused_case() if ok else world.ids["paused"])
+    if target == "digest":
+        ids.update(world.digest() if ok else world.ids["digest"])
     if ok and target == "rating":
         ids.update(world.rating_case())
     if ok and target == "fresh_case":
@@ -281,14 +289,16 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         world.ids["secret"] = world.case({**SECRET, "confidential": True})  # type: ignore[dict-item]
         world.ids["district"] = world.case(PROPOSER, who="huangpu", refer=False)
         world.ids["paused"] = world.paused_case()
+        world.ids["digest"] = world.digest()
         with sessions() as session:
             commendation.open_cycle(session, actor=users.actors["office"], year=2029, now=utcnow())
+            session.commit()
+            report = freeze(session, kind="monthly", period=utcnow().strftime("%Y-%m"), now=utcnow())
             session.commit()
             planned = session.scalar(select(PlannedCommunication.id).order_by(PlannedCommunication.id))
         world.ids["fixed"] = {
             "planned_id": planned or 1,
-            "digest_id": 1,
-            "report_id": 1,
+            "report_id": report.id,
             "year": 2029,
             "name": "referral_on_time",
             "fmt": "csv",
