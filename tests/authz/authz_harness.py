@@ -137,7 +137,8 @@ class World:
             issue = compile_digest(session, now=utcnow(), by="matrix")
             assert issue is not None
             session.commit()
-            return {"suggestion_id": suggestion_id, "digest_id": issue.id}
+            code = session.get_one(Suggestion, suggestion_id).tracking_code
+            return {"suggestion_id": suggestion_id, "digest_id": issue.id, "tracking_code": code}
 
     def paused_case(self) -> dict[str, Any]:
         ids = self.case(PROPOSER)

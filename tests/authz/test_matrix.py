@@ -343,9 +343,10 @@ def test_the_matrix(world: World) -> None:
                 wrong.append(f"{key} as {who}: shows the proposer's {shown}")
             if secret and not (may_show and who in OFFICE_SIDE):
                 wrong.append(f"{key} as {who}: shows the confidential proposer's {secret}")
-            code = world.ids["case"]["tracking_code"]
-            if who in STRANGERS and code in response.text and "{tracking_code}" not in key:
-                wrong.append(f"{key} as {who}: shows the case {code} of another unit or office")
+            theirs = [world.ids[c]["tracking_code"] for c in ("case", "secret", "paused", "digest")]
+            seen = [code for code in theirs if code in response.text]
+            if who in STRANGERS and seen and "{tracking_code}" not in key:
+                wrong.append(f"{key} as {who}: shows the city office's cases {seen}")
         lines.append(f"{key:<56}" + "".join(f"{g:>6}" for g in got))
     if os.environ.get("MATRIX_DUMP"):
         print("\n".join(lines))
