@@ -23,6 +23,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -157,8 +158,8 @@ CAMPAIGN = {
     "explanation": "征集意见",
     "host_units": ["city-transport"],
     "channels": ["web"],
-    "opens_at": "2026-01-01T00:00:00+08:00",
-    "closes_at": "2027-12-31T00:00:00+08:00",
+    "opens_at": "{opens}",
+    "closes_at": "{closes}",
 }
 LOG = {"kind": "in_progress", "method": "phone", "summary": "电话告知办理进展"}
 
@@ -175,7 +176,7 @@ class Cell:
     path: str = ""  # the path asked, when the row's ids are not the usual ones (e.g. another step)
 
 
-FIGURES = "?period=2026"
+FIGURES = "?period={year_now}"  # the seeded cases are this year's
 ASK: dict[str, Cell] = {
     "GET /api/figures": Cell(query=FIGURES),
     "GET /api/figures.{fmt}": Cell(query=FIGURES),
@@ -244,6 +245,8 @@ def _ids(world: World, target: str, ok: bool) -> dict[str, Any]:
     if ok and target == "fresh_year":
         ids["year"] = next(world.years)
     ids["n"] = next(world.numbers)
+    now = utcnow()
+    ids.update(year_now=now.year, opens=now.isoformat(), closes=(now + timedelta(days=30)).isoformat())
     return ids
 
 
