@@ -77,6 +77,11 @@ GET   /api/suggestions/{suggestion_id}                                 401  200*
 GET   /api/suggestions/{suggestion_id}/personal-data-views             401   200   200   403   200   403   403   403
 GET   /api/track/{tracking_code}                                       200   200   200   200   200   200   200   200
 GET   /api/units                                                       401   200   200   200   200   200   200   200
+GET   /board                                                           303   200   200   200   200   403   403   403
+GET   /board/drill                                                     303   200   200   200   200   403   403   403
+GET   /board/drill.{fmt}                                               303   200   200   200   200   403   403   403
+GET   /board/export.{fmt}                                              303   200   200   200   200   403   403   403
+GET   /board/overdue                                                   303   200   200   200   200   403   403   403
 GET   /docs                                                            200   200   200   200   200   200   200   200
 GET   /leader                                                          303   200   200   200   200   200   403   403
 GET   /login                                                           200   200   200   200   200   200   200   200
@@ -183,6 +188,10 @@ ASK: dict[str, Cell] = {
     "GET /api/figures/{name}/suggestions": Cell(query=FIGURES),
     "GET /api/figures/{name}/suggestions.{fmt}": Cell(query=FIGURES),
     "GET /static/vendor/{name}": Cell(ids=(("name", "htmx.min.js"),)),
+    "GET /board": Cell(query=FIGURES),
+    "GET /board/export.{fmt}": Cell(query=FIGURES),
+    "GET /board/drill": Cell(query=FIGURES + "&figure=by_stage"),
+    "GET /board/drill.{fmt}": Cell(query=FIGURES + "&figure=by_stage"),
     "POST /suggest": Cell("none", FORM, form=True),
     "GET /track/{tracking_code}": Cell(query="?check={check}"),
     "POST /track/{tracking_code}/rating": Cell(
