@@ -19,6 +19,7 @@ OWN = Path(__file__).resolve().parent / "static"
 # /static/vendor/<name> → the file under node_modules.
 VENDOR: Final[dict[str, str]] = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
+    "echarts.min.js": "echarts/dist/echarts.common.min.js",  # with the SVG renderer
     "pico.min.css": "@picocss/pico/css/pico.min.css",
     "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
     "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
