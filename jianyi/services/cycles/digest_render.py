@@ -23,7 +23,7 @@ from jianyi.rules.messages import RenderedMail
 from jianyi.services.cycles.digest import TITLE, items_of, title_of
 from jianyi.services.outbox import mail_row, queue_mails
 from jianyi.services.reports.kinds import SHANGHAI
-from jianyi.services.reports.render import OFFICE, Files, _write
+from jianyi.services.reports.render import OFFICE, Files, write_files
 from jianyi.settings import get_settings
 
 
@@ -76,17 +76,7 @@ def files_of(issue: Frozen, home: Path | None = None) -> Files:
 
 def render(issue: Frozen, home: Path | None = None) -> Files:
     """The issue's HTML and PDF; kept if both exist already (a re-run)."""
-    files = files_of(issue, home)
-    if files.html.exists() and files.pdf.exists():
-        return files
-    from weasyprint import HTML  # loads Pango: only rendering needs it
-
-    page = html(issue)
-    pdf = HTML(string=page, base_url=str(files.html.parent)).write_pdf()
-    assert pdf is not None
-    _write(files.html, page.encode("utf-8"))
-    _write(files.pdf, pdf)
-    return files
+    return write_files(files_of(issue, home), lambda: html(issue))
 
 
 def leaders(session: Session) -> list[User]:

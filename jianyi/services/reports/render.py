@@ -10,6 +10,7 @@ fontconfig.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -91,16 +92,21 @@ def _write(path: Path, data: bytes) -> None:
     temporary.replace(path)
 
 
-def render(report: Frozen, home: Path | None = None) -> Files:
-    """The version's HTML and PDF files; kept if both exist already (a re-run of the period)."""
-    files = files_of(report, home)
+def write_files(files: Files, page: Callable[[], str]) -> Files:
+    """A document's HTML and its PDF, each written whole; kept if both exist already (a re-run).
+    The page is made only when they are missing (the reports and the leaders' digest share this)."""
     if files.html.exists() and files.pdf.exists():
         return files
     from weasyprint import HTML  # imported here: it loads Pango, which only rendering needs
 
-    page = html(report)
-    pdf = HTML(string=page, base_url=str(files.html.parent)).write_pdf()
+    text = page()
+    pdf = HTML(string=text, base_url=str(files.html.parent)).write_pdf()
     assert pdf is not None
-    _write(files.html, page.encode("utf-8"))
+    _write(files.html, text.encode("utf-8"))
     _write(files.pdf, pdf)
     return files
+
+
+def render(report: Frozen, home: Path | None = None) -> Files:
+    """The version's HTML and PDF files; kept if both exist already (a re-run of the period)."""
+    return write_files(files_of(report, home), lambda: html(report))
