@@ -4,15 +4,13 @@ them (jianyi.services.cycles.digest)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
 from jianyi.api.deps import BearerToken, CurrentActor, RecordId, SessionDep
+from jianyi.api.documents import document
 from jianyi.api.errors import documented
 from jianyi.db import read_scope
-from jianyi.errors import NotFound
 from jianyi.models import Digest
 from jianyi.models.base import utcnow
 from jianyi.models.digest_schemas import DigestItemOut, DigestOut, InstructionIn
@@ -55,11 +53,9 @@ def compile_digest(token: BearerToken) -> DigestOut | Response:
 def _file(session: SessionDep, actor: CurrentActor, digest_id: int, suffix: str) -> FileResponse:
     digest = digests.get_digest(session, actor=actor, digest_id=digest_id)
     path = digest.pdf_path if suffix == "pdf" else digest.html_path
-    if not path or not Path(path).is_file():
-        raise NotFound(f"digest {digest_id} has no {suffix.upper()} file (not rendered yet)")
-    media = "application/pdf" if suffix == "pdf" else "text/html; charset=utf-8"
-    name = f"digest-{digest.number}.{suffix}"
-    return FileResponse(path, media_type=media, filename=name, content_disposition_type="inline")
+    return document(
+        path, what=f"digest {digest_id}", suffix=suffix, filename=f"digest-{digest.number}.{suffix}"
+    )
 
 
 # Before /{digest_id}: "12.pdf" would otherwise reach it and fail as an id.

@@ -4,13 +4,11 @@ reports about their own unit)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from jianyi.api.deps import CurrentActor, RecordId, SessionDep
-from jianyi.errors import NotFound
+from jianyi.api.documents import document
 from jianyi.models.report_schemas import ReportDetail, ReportOut, report_out
 from jianyi.services.reports import access
 from jianyi.services.reports.kinds import kind_of
@@ -22,24 +20,26 @@ router = APIRouter(prefix="/api/reports", tags=["reports"])
 def list_reports(
     session: SessionDep,
     actor: CurrentActor,
-    kind: str | None = Query(default=None, max_length=16, description="weekly, monthly, quarterly, half_year or annual"),
-    period: str | None = Query(default=None, max_length=16, description="e.g. 2026-W49, 2026-12, 2026-Q4, 2026-H2, 2026"),
+    kind: str | None = Query(
+        default=None, max_length=16, description="weekly, monthly, quarterly, half_year or annual"
+    ),
+    period: str | None = Query(
+        default=None, max_length=16, description="e.g. 2026-W49, 2026-12, 2026-Q4, 2026-H2, 2026"
+    ),
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[ReportOut]:
     """Reports you may read, newest first, every version."""
     return [
-        report_out(r) for r in access.list_reports(session, actor=actor, kind=kind, period=period, limit=limit)
+        report_out(r)
+        for r in access.list_reports(session, actor=actor, kind=kind, period=period, limit=limit)
     ]
 
 
 def _file(session: SessionDep, actor: CurrentActor, report_id: int, suffix: str) -> FileResponse:
     report = access.get_report(session, actor=actor, report_id=report_id)
     path = report.pdf_path if suffix == "pdf" else report.html_path
-    if not path or not Path(path).is_file():
-        raise NotFound(f"report {report_id} has no {suffix.upper()} file (not rendered yet)")
     name = f"{kind_of(report.kind).title}-{report.period}-v{report.version}.{suffix}"
-    media = "application/pdf" if suffix == "pdf" else "text/html; charset=utf-8"
-    return FileResponse(path, media_type=media, filename=name, content_disposition_type="inline")
+    return document(path, what=f"report {report_id}", suffix=suffix, filename=name)
 
 
 # Before /{report_id}: "12.pdf" would otherwise reach it and fail as an id.
