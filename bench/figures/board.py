@@ -26,9 +26,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.report import Figure
-from bench.seed_volume import NOW, Seeded, Volume, seed
-from bench.volume_databases import databases, p95
-from jianyi.db import make_engine
+from bench.seed_volume import NOW, Seeded, Volume
+from bench.volume_databases import BACKENDS, databases, p95, seed_sizes, sessions_by_size
 from jianyi.models import Suggestion, Unit
 from jianyi.models.enums import Role, UnitKind
 from jianyi.services import board
@@ -111,17 +110,12 @@ def run(quick: bool) -> list[Figure]:
     sizes = {"big": big, "small": small}
     figures: list[Figure] = []
     with databases("board", list(sizes)) as urls:
-        seeded: dict[str, Seeded] = {}
-        for size, count in sizes.items():  # the board reads no timers of completed steps: left out
-            volume = Volume(suggestions=count, closed_share=0.6, history_timers=False, seed=11)
-            seeded[size] = seed([u for (_, s), u in urls.items() if s == size], volume)
-            print(
-                f"   seeded {dict(seeded[size].counts)} into both in {seeded[size].seconds:.0f} s", flush=True
-            )
-        for backend in ("sqlite", "postgresql"):
-            engines = {size: make_engine(urls[(backend, size)]) for size in sizes}
-            try:
-                makers = {size: sessionmaker(bind=e, expire_on_commit=False) for size, e in engines.items()}
+        # The board reads no timers of completed steps: left out.
+        seeded = seed_sizes(
+            urls, sizes, lambda n: Volume(suggestions=n, closed_share=0.6, history_timers=False, seed=11)
+        )
+        for backend in BACKENDS:
+            with sessions_by_size(urls, backend, sizes) as makers:
                 got = {size: params(m) for size, m in makers.items()}
                 for name in QUERIES:
                     samples: dict[str, list[float]] = {size: [] for size in sizes}
@@ -132,9 +126,6 @@ def run(quick: bool) -> list[Figure]:
                         for size in sizes:  # interleaved, so both sizes see the same machine
                             samples[size].append(timed(makers[size], call(name, got[size], rng[size])))
                     figures.append(figure(backend, name, samples, seeded, runs))
-            finally:
-                for engine in engines.values():
-                    engine.dispose()
     return figures
 
 

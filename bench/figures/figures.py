@@ -25,9 +25,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.report import Figure
-from bench.seed_volume import NOW, Seeded, Volume, seed
-from bench.volume_databases import databases
-from jianyi.db import make_engine
+from bench.seed_volume import NOW, Seeded, Volume
+from bench.volume_databases import BACKENDS, databases, seed_sizes, sessions_by_size
 from jianyi.models.enums import Role
 from jianyi.services.actors import Actor
 from jianyi.services.figures import Period, Scope, compute_figures
@@ -67,17 +66,11 @@ def run(quick: bool) -> list[Figure]:
     sizes = {"big": big, "small": small}
     figures: list[Figure] = []
     with databases("figures", list(sizes)) as urls:
-        seeded: dict[str, Seeded] = {}
-        for size, count in sizes.items():
-            volume = Volume(suggestions=count, closed_share=0.6, history_timers=True, seed=13)
-            seeded[size] = seed([u for (_, s), u in urls.items() if s == size], volume)
-            print(
-                f"   seeded {dict(seeded[size].counts)} into both in {seeded[size].seconds:.0f} s", flush=True
-            )
-        for backend in ("sqlite", "postgresql"):
-            engines = {size: make_engine(urls[(backend, size)]) for size in sizes}
-            try:
-                makers = {size: sessionmaker(bind=e, expire_on_commit=False) for size, e in engines.items()}
+        seeded = seed_sizes(
+            urls, sizes, lambda n: Volume(suggestions=n, closed_share=0.6, history_timers=True, seed=13)
+        )
+        for backend in BACKENDS:
+            with sessions_by_size(urls, backend, sizes) as makers:
                 samples: dict[str, list[float]] = {size: [] for size in sizes}
                 for size in sizes:
                     year_figures(makers[size])  # warm: statements compiled, pages cached
@@ -87,9 +80,6 @@ def run(quick: bool) -> list[Figure]:
                 figures.append(year_figure(backend, samples, seeded, calls))
                 report = {size: annual_report(makers[size]) for size in sizes}
                 figures.append(report_figure(backend, report, seeded))
-            finally:
-                for engine in engines.values():
-                    engine.dispose()
     return figures
 
 
