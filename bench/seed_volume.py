@@ -66,7 +66,7 @@ assert COLUMNS["steps"] == STEP_COLUMNS and COLUMNS["step_timers"] == TIMER_COLU
 LINE = [StepKind.triage, StepKind.opinion, StepKind.review, StepKind.reply, StepKind.rating]  # to feedback
 ADOPTED = [StepKind.post_adoption_communication, StepKind.commendation_result]  # after the progress reports
 DAY, SHANGHAI_OFFSET = timedelta(days=1), timedelta(hours=8)  # no daylight saving in Shanghai since 1991
-COMPLETED_INPUT, FIRED_ACTIONS = json.dumps({"bench": True}), json.dumps({"actions": [{"type": "remind"}]})
+COMPLETED_INPUT = json.dumps({"bench": True})
 CONTENT = "问题：存在不便。依据：实地观察。建议：优化管理和服务。"
 # fmt: off
 CONTEXT: dict[str, dict[str, Any]] = {
@@ -156,7 +156,8 @@ class _Plan(NamedTuple):
     due: datetime | None
     due_text: str | None
     lapses: bool  # a window that closes by itself at its deadline (objection, rating)
-    timers: tuple[tuple[str, int, datetime, str, str], ...]  # ladder, rung, fire_at, its text, fired_at text
+    # ladder, rung, fire_at, its text, fired_at text, what it records when fired
+    timers: tuple[tuple[str, int, datetime, str, str, str], ...]
 
 
 class _Plans:
@@ -185,7 +186,14 @@ class _Plans:
             got = deadlines.planned(self.rules, self.calendar, kind=kind, start=start, ctx=ctx)
             due = utc(got.deadline.at) if got.deadline else None
             timers = tuple(
-                (ladder, rung, utc(w.at), ts(utc(w.at)), ts(utc(w.at) + timedelta(seconds=20)))
+                (
+                    ladder,
+                    rung,
+                    utc(w.at),
+                    ts(utc(w.at)),
+                    ts(utc(w.at) + timedelta(seconds=20)),
+                    self.fired(ladder, rung),
+                )
                 for ladder, rung, w in got.timers
             )
             lapses = bool(timers) and timers[0][0] == deadlines.EXPIRY_LADDER
@@ -193,6 +201,19 @@ class _Plans:
                 got.rule_id, got.working_days, due, ts(due) if due else None, lapses, timers
             )
         return self.cache[key]
+
+    def fired(self, ladder_id: str, rung: int) -> str:
+        """A fired rung's record as the sweep writes it (``escalation._act``): the rung's action types."""
+        ladder = next((ladder for ladder in self.rules.ladders if ladder.id == ladder_id), None)
+        if ladder is None:  # the expiry of a window
+            return json.dumps({"actions": [{"type": "lapse"}]})
+        extra: dict[str, dict[str, Any]] = {
+            "escalate": {"to": "city"},
+            "bulletin": {"period": "month"},
+            "remind": {"sent": 1},
+        }
+        done = [{"type": a.type} | extra.get(a.type, {}) for a in ladder.rungs[rung - 1].actions]
+        return json.dumps({"actions": done})
 
 
 @dataclass
@@ -392,7 +413,7 @@ class _Cases:
             self.counts["overdue_steps"] += due is not None and due < now
         elif not self.v.history_timers:
             return step
-        for ladder, rung, fire_at, fire_text, fired_text in plan.timers:
+        for ladder, rung, fire_at, fire_text, fired_text, fired_actions in plan.timers:
             if done is not None:
                 timer = "fired" if fire_at <= done else "moot"
             else:
@@ -403,7 +424,7 @@ class _Cases:
             self.ids["step_timers"] += 1
             self.rows["step_timers"].append((  # in TIMER_COLUMNS' order
                 self.ids["step_timers"], step, c.id, ladder, rung, fire_text, False, timer,
-                fired_text if fired else None, at, FIRED_ACTIONS if fired else "{}",
+                fired_text if fired else None, at, fired_actions if fired else "{}",
             ))  # fmt: skip
             self.counts["timers"] += 1
             self.counts["pending_timers"] += timer == "pending"

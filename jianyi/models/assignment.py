@@ -17,10 +17,12 @@ class Assignment(Base):
     __table_args__ = (
         Index("ix_assignments_created_at", "created_at", "suggestion_id", "unit_id"),  # covering: the figures
         Index("ix_assignments_state_closed", "state", "closed_at"),
+        # A suggestion's referrals by time: whether it was referred before a period (first referrals).
+        Index("ix_assignments_suggestion_created", "suggestion_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     role: Mapped[AssignmentRole] = mapped_column(Enum(AssignmentRole, native_enum=False, length=16))
     state: Mapped[AssignmentState] = mapped_column(

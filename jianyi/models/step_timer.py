@@ -10,6 +10,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from jianyi.models.base import Base, utcnow
 
 
+def fired_pattern(action: str) -> str:
+    """LIKE pattern of a rung's record ({"actions": [{"type": …}]}) holding an action of this type:
+    the JSON matched as text, written alike by SQLite and PostgreSQL ('"key": value')."""
+    return f'%"type": "{action}"%'
+
+
+def fired_with(action: str) -> str:
+    """SQL: a fired rung that did ``action``. The figures' queries state the same condition with the
+    pattern inline (not a parameter), so that both databases use the partial indexes below."""
+    return f"state = 'fired' AND CAST(actions AS VARCHAR) LIKE '{fired_pattern(action)}'"
+
+
 class TimerState(StrEnum):
     pending = "pending"  # will fire at fire_at if its step is still open
     fired = "fired"
@@ -42,6 +54,18 @@ class StepTimer(Base):
             sqlite_where=text("state = 'fired'"),
             postgresql_where=text("state = 'fired'"),
             postgresql_include=["actions"],
+        ),
+        # The few rungs fired that escalated or marked for the bulletin (figures' escalated and
+        # bulletin), whatever the number of reminders around them.
+        *(
+            Index(
+                f"ix_step_timers_fired_{action}",
+                "fired_at",
+                "step_id",
+                sqlite_where=text(fired_with(action)),
+                postgresql_where=text(fired_with(action)),
+            )
+            for action in ("escalate", "bulletin")
         ),
     )
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jianyi.models.base import Base, utcnow
@@ -11,6 +11,10 @@ from jianyi.models.enums import Channel, Decision, Level, Outcome, Stage, Sugges
 
 def _enum(cls: type) -> Enum:
     return Enum(cls, native_enum=False, length=32)
+
+
+# What the figures count the suggestions received by (services/figures/case_figures.py).
+RECEIVED_KEYS = ("stage", "channel", "category", "campaign", "outcome", "office_unit_id", "region_unit_id")
 
 
 class Suggestion(Base):
@@ -22,6 +26,16 @@ class Suggestion(Base):
         UniqueConstraint("channel", "channel_ref", name="uq_suggestions_channel_ref"),
         # The supervision board counts open suggestions by stage and office from this index alone.
         Index("ix_suggestions_stage_office", "stage", "office_unit_id"),
+        # The figures: the suggestions received in a period, counted by every key of the received
+        # tables from the index alone; and the few marked for the bulletin.
+        Index("ix_suggestions_received", "received_at", *RECEIVED_KEYS),
+        Index("ix_suggestions_level", "level"),  # the important ones (adoption rate)
+        Index(
+            "ix_suggestions_bulletin",
+            "bulletin_marked_at",
+            sqlite_where=text("bulletin_marked_at IS NOT NULL"),
+            postgresql_where=text("bulletin_marked_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,7 +52,7 @@ class Suggestion(Base):
     # The office (city or district) that triages, supervises and replies: 1 city + 16 district offices.
     office_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     campaign: Mapped[str | None] = mapped_column(String(64), index=True)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Triage (梳理研判)
     kind: Mapped[SuggestionKind | None] = mapped_column(_enum(SuggestionKind))

@@ -131,10 +131,11 @@ def important_adoption(ctx: Ctx) -> Query:
     return scoped(query, ctx, Suggestion.id, joined=True)
 
 
-def referral_and_reply(ctx: Ctx) -> Query:
+def referral_and_reply(ctx: Ctx, *, with_unit: bool = True) -> Query:
     """Suggestions first referred in the period: when (``due`` holds the referral), and their first
     reply to the proposer before ``as_of`` (``done``; None if none yet). Read from the period's
-    referrals (an index range), each suggestion's earlier referrals and replies by its own index."""
+    referrals (an index range), each suggestion's earlier referrals and replies by its own index.
+    The lead unit (a drill-down's column) needs the suggestion's row: counting goes without it."""
     earlier = aliased(Assignment)
     referred_before = (
         select(earlier.id)
@@ -152,28 +153,26 @@ def referral_and_reply(ctx: Ctx) -> Query:
         kind_unindexed([StepKind.reply]),  # read by the suggestion's index: a few steps each
         Step.submitted_at < ctx.as_of,
     )
-    query = (
-        select(
-            *items(
-                "referred",
-                first.c.suggestion_id,
-                unit_id=Suggestion.lead_unit_id,
-                due=first.c.at,
-                done=func.min(Step.submitted_at),
-            )
+    unit = Suggestion.lead_unit_id
+    query = select(
+        *items(
+            "referred",
+            first.c.suggestion_id,
+            unit_id=unit if with_unit else None,
+            due=first.c.at,
+            done=func.min(Step.submitted_at),
         )
-        .join(Suggestion, Suggestion.id == first.c.suggestion_id)
-        .outerjoin(Step, replied)
-        .group_by(first.c.suggestion_id, first.c.at, Suggestion.lead_unit_id)
-    )
-    return scoped(query, ctx, Suggestion.id, joined=True)
+    ).group_by(first.c.suggestion_id, first.c.at)
+    if with_unit:
+        query = query.join(Suggestion, Suggestion.id == first.c.suggestion_id).group_by(unit)
+    return scoped(query.outerjoin(Step, replied), ctx, first.c.suggestion_id, joined=with_unit)
 
 
 def referral_reply_days(ctx: Ctx, shift: timedelta) -> Query:
     """How many suggestions per (referral day, reply day): the referral's day after the office's
     cut-off is moved to midnight (``shift``), the reply's local day. Set-based: the calendar is
     applied in Python to the few (day, day) pairs, not to each suggestion."""
-    sub = referral_and_reply(ctx).subquery()
+    sub = referral_and_reply(ctx, with_unit=False).subquery()
     return select(local_day(sub.c.due, shift), local_day(sub.c.done, SHANGHAI_OFFSET), func.count()).group_by(
         local_day(sub.c.due, shift), local_day(sub.c.done, SHANGHAI_OFFSET)
     )
@@ -195,11 +194,13 @@ def leader_instructions(ctx: Ctx) -> Query:
     return scoped(query, ctx, Suggestion.id, joined=True)
 
 
-def implementation(ctx: Ctx, *, by_form: bool = False) -> Query:
+def implementation(ctx: Ctx, *, by_form: bool = False, with_unit: bool = True) -> Query:
     """Adopted items in implementation during the period: entered implementation (its first progress
     step opened) before ``as_of`` and not implemented before the period. Key: implemented in the
     period, in progress (reports, none says implemented), not started (no report); or, ``by_form``,
-    the Art. 13 form of the latest report. Percent and form: the latest report before ``as_of``."""
+    the Art. 13 form of the latest report. Percent and form: the latest report before ``as_of``.
+    The lead unit needs the suggestion's row: counting goes without it, except in a unit's scope."""
+    with_unit = with_unit or ctx.where.unit_id is not None
     entered = (
         select(Step.suggestion_id.label("suggestion_id"), func.min(Step.created_at).label("at"))
         .where(Step.kind == StepKind.progress, Step.created_at < ctx.as_of)
@@ -229,14 +230,14 @@ def implementation(ctx: Ctx, *, by_form: bool = False) -> Query:
             *items(
                 key,
                 entered.c.suggestion_id,
-                unit_id=Suggestion.lead_unit_id,
+                unit_id=Suggestion.lead_unit_id if with_unit else None,
                 due=entered.c.at,
                 done=done.c.at,
                 percent=report.percent,
                 form=cast(report.form, String),
             )
         )
-        .join(Suggestion, Suggestion.id == entered.c.suggestion_id)
+        .select_from(entered)
         .outerjoin(latest, latest.c.suggestion_id == entered.c.suggestion_id)
         .outerjoin(report, report.id == latest.c.id)
         .outerjoin(done, done.c.suggestion_id == entered.c.suggestion_id)
@@ -244,4 +245,7 @@ def implementation(ctx: Ctx, *, by_form: bool = False) -> Query:
     )
     if by_form:
         query = query.where(and_(report.id.is_not(None)))
-    return own_unit(scoped(query, ctx, Suggestion.id, joined=True), ctx, Suggestion.lead_unit_id)
+    if with_unit:
+        query = query.join(Suggestion, Suggestion.id == entered.c.suggestion_id)
+        return own_unit(scoped(query, ctx, Suggestion.id, joined=True), ctx, Suggestion.lead_unit_id)
+    return scoped(query, ctx, entered.c.suggestion_id)

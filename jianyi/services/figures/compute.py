@@ -169,6 +169,20 @@ def _received(session: Session, ctx: Ctx) -> dict[str, dict[str, int]]:
     return {name: dict(counts) for name, counts in found.items()}
 
 
+def _implementation(session: Session, ctx: Ctx) -> dict[str, dict[str, int]]:
+    """Both implementation tables from one statement: each item's status, and of those with a
+    report (implemented or in progress), the form of the latest report."""
+    status: dict[str, int] = defaultdict(int)
+    forms: dict[str, int] = defaultdict(int)
+    for (key, form), (n, _due) in counts(
+        session, cases.implementation(ctx, with_unit=False), "key", "form"
+    ).items():
+        status[key] += n
+        if key != "not_started":
+            forms[form] += n
+    return {"implementation": dict(status), "implementation_forms": dict(forms)}
+
+
 def _labels(session: Session, table: catalog.Table, keys: list[str]) -> dict[str, str]:
     labels = dict(table.keys)
     if table.labels_are_units:
@@ -246,6 +260,7 @@ def compute_figures(
         "supervision_orders": _by_key(per_base["orders"]),
     }
     shared.update(_received(session, ctx))
+    shared.update(_implementation(session, ctx))
     rates = []
     for definition in catalog.RATES.values():
         if definition.working_days is not None:

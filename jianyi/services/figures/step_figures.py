@@ -10,7 +10,7 @@ from sqlalchemy import String, and_, case, cast, func, literal, select, union_al
 
 from jianyi.models import Assignment, Step, StepTimer
 from jianyi.models.enums import AssignmentState, StepKind
-from jianyi.models.step_timer import TimerState
+from jianyi.models.step_timer import TimerState, fired_pattern
 from jianyi.services.figures.sql import (
     Ctx,
     Query,
@@ -104,9 +104,9 @@ def supervision_orders(ctx: Ctx) -> Query:
 
 
 def _fired_with(action: str) -> Any:
-    """Rungs fired that did ``action``: its record on the timer ({"actions": [{"type": …}, …]}).
-    The JSON is matched as text, the same on SQLite and PostgreSQL (both write '"key": value')."""
-    return cast(StepTimer.actions, String).like(f'%"type": "{action}"%')
+    """Rungs fired that did ``action`` (``step_timer.fired_with``, whose partial index it reads)."""
+    pattern = literal(fired_pattern(action), String, literal_execute=True)  # inline: the index matches it
+    return and_(StepTimer.state == TimerState.fired, cast(StepTimer.actions, String).like(pattern))
 
 
 def escalated(ctx: Ctx) -> Query:
@@ -118,7 +118,6 @@ def escalated(ctx: Ctx) -> Query:
         )
         .join(Step, Step.id == StepTimer.step_id)
         .where(
-            StepTimer.state == TimerState.fired,
             StepTimer.fired_at >= ctx.start,
             StepTimer.fired_at < ctx.as_of,
             _fired_with("escalate"),
@@ -135,7 +134,6 @@ def bulletin_marks(ctx: Ctx) -> Query:
         select(Step.suggestion_id, Step.unit_id, StepTimer.fired_at)
         .join(Step, Step.id == StepTimer.step_id)
         .where(
-            StepTimer.state == TimerState.fired,
             StepTimer.fired_at >= ctx.start,
             StepTimer.fired_at < ctx.as_of,
             _fired_with("bulletin"),
