@@ -79,7 +79,9 @@ def html(report: Frozen) -> str:
             version=report.version,
             note=report.note,
             created=report.created_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
-            sections=sections(report.figures),
+            sections=sections(
+                report.figures, itemize_bulletin=kind_of(report.kind).period_kind in ("week", "month")
+            ),
         )
     )
 

@@ -251,6 +251,41 @@ def bulletin_section(items: list[dict[str, Any]], names: dict[str, str]) -> Sect
     return section
 
 
+REPEATS_LISTED = 50  # a longer period's summary lists at most this many items named in several months
+
+
+def bulletin_summary(items: list[dict[str, Any]], names: dict[str, str]) -> list[Section]:
+    """A quarter's, half-year's or year's bulletin: how many items each unit had named, and the items
+    named in more than one month (most months first). Each item is named in its month's bulletin."""
+    units: dict[str, list[int]] = {}
+    for item in items:
+        for code in item["units"] or [item["office"]]:
+            counts = units.setdefault(code, [0, 0])
+            counts[0] += 1
+            counts[1] += len(item["months"]) > 1
+    by_unit = Section(
+        "列入月通报事项（按单位）",
+        headers=["单位", "列入通报事项", "其中多次列入"],
+        empty="本期无列入通报的事项。",
+    )
+    for code, (named, repeated) in sorted(units.items(), key=lambda kv: (-kv[1][0], kv[0])):
+        by_unit.rows.append(Row([Cell(names.get(code, code)), _text(named), _text(repeated)], flag=True))
+    repeats = sorted(
+        (item for item in items if len(item["months"]) > 1),
+        key=lambda item: (-len(item["months"]), item["tracking_code"]),
+    )
+    if items:
+        by_unit.text = (
+            f"本期共 {len(items)} 件事项列入月通报，涉及 {len(units)} 个单位，"
+            f"其中 {len(repeats)} 件在两个以上月份列入；逐项名单见各月《月通报》。"
+        )
+    listed = bulletin_section(repeats[:REPEATS_LISTED], names)
+    listed.title, listed.empty = "多次列入月通报的事项", "本期无多次列入通报的事项。"
+    if len(repeats) > REPEATS_LISTED:
+        listed.text = f"列出通报月份最多的 {REPEATS_LISTED} 件，另有 {len(repeats) - REPEATS_LISTED} 件。"
+    return [by_unit, listed]
+
+
 def trend_section(trend: dict[str, Any]) -> Section:
     """The series frozen with the report: {"by": "week" | "month", "periods": [...], "series":
     {name: [...]}} (versions frozen before months were kept {"weeks": [...], "series": ...})."""
@@ -264,9 +299,10 @@ def trend_section(trend: dict[str, Any]) -> Section:
     return section
 
 
-def sections(figures: dict[str, Any]) -> list[Section]:
-    """Rates first, then the trend, the late units, the bulletin, the count tables (categories,
-    districts …), the units ranked; then any list the figures service adds, generically."""
+def sections(figures: dict[str, Any], *, itemize_bulletin: bool = True) -> list[Section]:
+    """Rates first, then the trend, the late units, the bulletin (item by item in a weekly or monthly
+    report, summed up in a longer one), the count tables (categories, districts …), the units
+    ranked; then any list the figures service adds, generically."""
     out: list[Section] = []
     if figures.get("rates"):
         out.append(rates_section(figures["rates"]))
@@ -276,7 +312,11 @@ def sections(figures: dict[str, Any]) -> list[Section]:
     names = {u["unit"]: u["name"] for u in units}
     unit_sections = units_sections(units)
     out.append(unit_sections[0])
-    out.append(bulletin_section(figures.get("bulletin") or [], names))
+    bulletin = figures.get("bulletin") or []
+    if itemize_bulletin:
+        out.append(bulletin_section(bulletin, names))
+    else:
+        out.extend(bulletin_summary(bulletin, names))
     tables = [t for t in figures.get("tables") or [] if any(row.get("count") for row in t["rows"])]
     out.extend(count_section(t, chart=t["name"] in CHARTED) for t in tables)
     if len(tables) < len(figures.get("tables") or []):
