@@ -119,28 +119,34 @@ def _payload(form: dict[str, str], fields: list[FormField]) -> dict[str, Any]:
 
 
 @router.post("/office/intake", response_class=HTMLResponse)
-async def take_in(request: Request, official: Official, session: SessionDep) -> Response:
+async def take_in(request: Request, official: Official) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    await run_in_threadpool(_may_take_in, session, official)
-    fields = await run_in_threadpool(intake_fields, session, utcnow())
+    return await run_in_threadpool(_take_in, request, official, form)
+
+
+def _take_in(request: Request, official: Actor, form: dict[str, str]) -> Response:
+    # No request session: the checks read in a unit of their own, intake writes in its own (as the
+    # API's intake does), so that no transaction of this request holds SQLite's write lock meanwhile.
+    with read_scope() as reading:
+        _may_take_in(reading, official)
+        try:
+            data = SuggestionIn.model_validate(_payload(form, intake_fields(reading, utcnow())))
+        except ValidationError as exc:
+            errors = chinese(exc.errors())
+            if "content" in errors:
+                errors["problem"] = errors.pop("content")
+            if "proposer" in errors:  # no way to tell them the outcome: beside the phone number
+                errors.pop("proposer")
+                errors.setdefault("proposer.phone", REACH)
+            return _intake_page(request, reading, form, errors, status=422)
+        if data.channel.value not in dict(CHANNELS):
+            return _intake_page(request, reading, form, {"channel": "请从选项中选择"}, status=422)
     try:
-        data = SuggestionIn.model_validate(_payload(form, fields))
-    except ValidationError as exc:
-        errors = chinese(exc.errors())
-        if "content" in errors:
-            errors["problem"] = errors.pop("content")
-        if "proposer" in errors:  # no way to tell them the outcome: beside the phone number
-            errors.pop("proposer")
-            errors.setdefault("proposer.phone", REACH)
-        return _intake_page(request, session, form, errors, status=422)
-    if data.channel.value not in dict(CHANNELS):
-        return _intake_page(request, session, form, {"channel": "请从选项中选择"}, status=422)
-    session.rollback()  # the page's reads end here; intake opens its own units of work
-    try:
-        result = await run_in_threadpool(_accept, official, data)
+        result = _accept(official, data)
     except InvalidInput as exc:  # what needs the database: an unknown region, a closed campaign
         errors = {d["field"]: f"填写有误：{d['message']}" for d in exc.detail or [] if isinstance(d, dict)}
-        return _intake_page(request, session, form, errors or {"(body)": exc.message}, status=422)
+        with read_scope() as reading:
+            return _intake_page(request, reading, form, errors or {"(body)": exc.message}, status=422)
     response = render(request, "office_receipt.html.j2", {"result": result, "title": data.title})
     response.headers["cache-control"] = "no-store"  # the check code is shown this once
     return response

@@ -196,3 +196,43 @@ def test_the_office_logs_what_it_owes_and_prints_the_letter(
     assert http.get(f"/office/communications/{plan.id}/letter.pdf").status_code == 403
     _sign_in(http, sessions, users, "transport", "zhao")
     assert http.get("/office/communications").status_code == 403
+
+
+def test_staff_intake_answers_an_open_campaign(
+    http: TestClient, sessions: sessionmaker[Session], users: Any
+) -> None:
+    from datetime import timedelta
+
+    from jianyi.models.base import utcnow
+    from jianyi.models.campaign_schemas import CampaignIn
+    from jianyi.services.cycles import campaigns
+
+    now = utcnow()
+    data = CampaignIn.model_validate(
+        {
+            "code": "elevators-2026",
+            "topic": "老旧小区加装电梯",
+            "explanation": "征集意见",
+            "host_units": ["city-housing"],
+            "channels": ["letter", "visit"],
+            "opens_at": (now - timedelta(days=1)).isoformat(),
+            "closes_at": (now + timedelta(days=30)).isoformat(),
+        }
+    )
+    with sessions() as session:
+        campaign = campaigns.create(
+            session, actor=users.actors["office"], data=data, now=now - timedelta(days=2)
+        )
+        session.commit()
+        campaign_id = campaign.id
+    _sign_in(http, sessions, users, "office", "wang")
+    form = http.get("/office/intake")
+    assert "所响应的征集活动（可选）" in form.text and f'<option value="{campaign_id}"' in form.text
+    token = _token(form.text)
+    call = {**LETTER, "csrftoken": token, "channel": "hotline_12345", "proposer.phone": "021-62781234"}
+    refused = http.post("/office/intake", data={**call, "campaign_id": str(campaign_id)})
+    assert refused.status_code == 422 and re.search(r'id="e-f-channel">填写有误', refused.text)
+    taken = http.post("/office/intake", data={**LETTER, "csrftoken": token, "campaign_id": str(campaign_id)})
+    assert taken.status_code == 200, taken.text
+    with sessions() as session:
+        assert session.query(Suggestion).one().campaign == "elevators-2026"
