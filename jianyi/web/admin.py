@@ -209,20 +209,23 @@ def password_form(request: Request, user_id: RecordId, official: Admin, session:
 async def set_password(request: Request, user_id: RecordId, official: Admin, session: SessionDep) -> Response:
     form = await request.form()
     values = {"login": str(form.get("login") or "").strip(), "password": str(form.get("password") or "")}
+    return await run_in_threadpool(_set_password, request, session, official, user_id, values)
+
+
+def _set_password(
+    request: Request, session: Session, official: Actor, user_id: int, values: dict[str, str]
+) -> Response:
+    shown = {"login": values["login"]}  # the password is never sent back
     try:
         data = Password.model_validate(values)
     except ValidationError as exc:
-        return _password_page(
-            request, session, user_id, {"login": values["login"]}, chinese(exc.errors()), 422
-        )
+        return _password_page(request, session, user_id, shown, chinese(exc.errors()), 422)
     try:
-        await run_in_threadpool(
-            accounts.set_password, session, user_id=user_id, login=data.login, password=data.password
-        )
+        accounts.set_password(session, user_id=user_id, login=data.login, password=data.password)
     except InvalidInput as exc:  # the login name is another's
         session.rollback()
         errors = {"login": "此登录名已被他人使用"} if "taken" in exc.message else {"login": exc.message}
-        return _password_page(request, session, user_id, {"login": values["login"]}, errors, 422)
+        return _password_page(request, session, user_id, shown, errors, 422)
     audit.record(session, actor=official, action="user.password_set", detail={"user_id": user_id})
     return RedirectResponse(f"/admin/users?changed={user_id}", status_code=303)
 
