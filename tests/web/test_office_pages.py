@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -131,7 +132,7 @@ def test_the_triage_desk_finds_an_original_by_code_or_title(
 
 
 def test_the_office_logs_what_it_owes_and_prints_the_letter(
-    http: TestClient, sessions: sessionmaker[Session], users: Any
+    http: TestClient, sessions: sessionmaker[Session], users: Any, tmp_path: Path
 ) -> None:
     _sign_in(http, sessions, users, "office", "wang")
     token = _form(http, "/office/intake")
@@ -156,8 +157,15 @@ def test_the_office_logs_what_it_owes_and_prints_the_letter(
         ["pdftotext", "-", "-"], input=pdf.content, capture_output=True, check=True, timeout=60
     ).stdout.decode()
     assert "受理告知书" in text and "长宁区延安西路100号" in text and suggestion.tracking_code in text
+    (tmp_path / "letter.pdf").write_bytes(pdf.content)
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "letter.pdf")], capture_output=True, check=True, timeout=60
+    ).stdout.decode()
+    assert "Noto-Serif-CJK-SC" in fonts  # set in Noto CJK, embedded
 
     token = _token(page.text)
+    unsigned = {"kind": "acknowledgement", "method": "letter", "summary": "跨站登记"}
+    assert http.post(f"/office/communications/{plan.id}", data=unsigned).status_code == 403  # no CSRF token
     empty = http.post(
         f"/office/communications/{plan.id}", data={"csrftoken": token, "kind": "acknowledgement"}
     )
