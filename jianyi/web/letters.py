@@ -32,6 +32,7 @@ router = APIRouter(include_in_schema=False)
 CHANNELS = {"phone": "电话", "meeting": "面谈", "letter": "信函", "email": "邮件", "sms": "短信"}
 _OFFICE_ROLES = (Role.office, Role.supervisor, Role.admin)
 LETTER_CSS = OWN / "letter.css"
+AT = "沟通时间须在 2000 年以后，且不能晚于现在"
 
 
 def _office_only(official: Actor) -> None:
@@ -132,14 +133,21 @@ def _log(
     try:
         communication_duties.CommunicationLog.model_validate(payload)  # errors in Chinese, by field
     except ValidationError as exc:
-        return _page(request, session, official, planned_id, form, chinese(exc.errors()), status=422)
+        errors = chinese(exc.errors())
+        if errors.get("at", "").startswith("填写有误"):  # the model's own check of the time
+            errors["at"] = AT
+        return _page(request, session, official, planned_id, form, errors, status=422)
     try:
         communication_duties.log_or_refuse(
             session, actor=official, suggestion_id=plan.suggestion_id, payload=payload, now=utcnow()
         )
     except InvalidInput as exc:  # e.g. a time ahead of now
         session.rollback()
-        errors = {d["field"]: f"填写有误：{d['message']}" for d in exc.detail or [] if isinstance(d, dict)}
+        errors = {
+            d["field"]: AT if d["field"] == "at" else f"填写有误：{d['message']}"
+            for d in exc.detail or []
+            if isinstance(d, dict)
+        }
         return _page(request, session, official, planned_id, form, errors, status=422)
     return RedirectResponse("/office/communications?logged=1", status_code=303)
 

@@ -52,6 +52,12 @@ _RELABEL = {
 _PROPOSER_KINDS = [("person", "个人"), ("organisation", "单位")]
 REACH = "请至少填写电话、电子邮箱或通信地址之一，以便告知办理结果；或选择匿名"
 ORIGINALS_SHOWN = 10
+# What intake refuses after reading the database, by field (services/intake.py, cycles/campaigns.py).
+_SERVICE_MESSAGES = {
+    "region": "没有此代码的区或街道，请核对",
+    "campaign_id": "所选征集活动当前未开放征集",
+    "channel": "所选征集活动不接受此渠道的建议",
+}
 
 
 def intake_fields(session: Session, now: Any) -> list[FormField]:
@@ -144,7 +150,11 @@ def _take_in(request: Request, official: Actor, form: dict[str, str]) -> Respons
     try:
         result = _accept(official, data)
     except InvalidInput as exc:  # what needs the database: an unknown region, a closed campaign
-        errors = {d["field"]: f"填写有误：{d['message']}" for d in exc.detail or [] if isinstance(d, dict)}
+        errors = {
+            d["field"]: _SERVICE_MESSAGES.get(d["field"], f"填写有误：{d['message']}")
+            for d in exc.detail or []
+            if isinstance(d, dict)
+        }
         with read_scope() as reading:
             return _intake_page(request, reading, form, errors or {"(body)": exc.message}, status=422)
     response = render(request, "office_receipt.html.j2", {"result": result, "title": data.title})

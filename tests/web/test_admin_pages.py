@@ -62,7 +62,7 @@ def test_an_administrator_adds_an_official_and_manages_their_token(
     wrong = http.post("/admin/users", data={"csrftoken": token, "name": "", "role": "office", "email": "x@"})
     assert wrong.status_code == 422
     assert re.search(r'id="e-f-name">请填写此项<', wrong.text)
-    assert re.search(r'id="e-f-email">填写有误', wrong.text)
+    assert re.search(r'id="e-f-email">请填写有效的电子邮箱地址', wrong.text)
     no_unit = http.post("/admin/users", data={"csrftoken": token, "name": "新经办", "role": "office"})
     assert no_unit.status_code == 422 and re.search(r'id="e-f-unit">此角色须属于一个单位<', no_unit.text)
     not_office = {"csrftoken": token, "name": "新经办", "role": "office", "unit": "city-transport"}

@@ -74,10 +74,12 @@ def test_staff_intake_takes_a_letter_in_through_the_intake_service(
     assert re.search(r'id="e-f-proposer-phone">请至少填写电话、电子邮箱或通信地址之一', unreachable.text)
     assert "王五" in wrong.text and "长宁区" not in wrong.text  # what was typed stays, as typed
 
+    phone = http.post("/office/intake", data={**LETTER, "csrftoken": token, "proposer.phone": "12345"})
+    assert phone.status_code == 422 and re.search(r'id="e-f-proposer-phone">请填写大陆手机号', phone.text)
     web = http.post("/office/intake", data={**LETTER, "csrftoken": token, "channel": "web"})
     assert web.status_code == 422 and 'id="e-f-channel"' in web.text  # not a channel taken by hand
     region = http.post("/office/intake", data={**LETTER, "csrftoken": token, "region": "nowhere"})
-    assert region.status_code == 422 and re.search(r'id="e-f-region">填写有误', region.text)
+    assert region.status_code == 422 and re.search(r'id="e-f-region">没有此代码的区或街道', region.text)
     with sessions() as session:
         assert session.query(Suggestion).count() == 0  # nothing stored by a refused form
 
@@ -181,7 +183,9 @@ def test_the_office_logs_what_it_owes_and_prints_the_letter(
             "at": "2099-01-01T09:00",
         },
     )
-    assert ahead.status_code == 422 and re.search(r'id="e-f-at">填写有误', ahead.text)
+    assert ahead.status_code == 422 and re.search(
+        r'id="e-f-at">沟通时间须在 2000 年以后，且不能晚于现在<', ahead.text
+    )
     with sessions() as session:
         assert session.get_one(PlannedCommunication, plan.id).state is CommunicationState.awaiting
     logged = http.post(
@@ -239,7 +243,9 @@ def test_staff_intake_answers_an_open_campaign(
     token = _token(form.text)
     call = {**LETTER, "csrftoken": token, "channel": "hotline_12345", "proposer.phone": "021-62781234"}
     refused = http.post("/office/intake", data={**call, "campaign_id": str(campaign_id)})
-    assert refused.status_code == 422 and re.search(r'id="e-f-channel">填写有误', refused.text)
+    assert refused.status_code == 422 and re.search(
+        r'id="e-f-channel">所选征集活动不接受此渠道的建议<', refused.text
+    )
     taken = http.post("/office/intake", data={**LETTER, "csrftoken": token, "campaign_id": str(campaign_id)})
     assert taken.status_code == 200, taken.text
     with sessions() as session:
