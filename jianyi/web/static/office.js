@@ -12,3 +12,13 @@ document.addEventListener("click", (event) => {
     "已选原建议 " + button.dataset.original + "，类型已设为重复建议；确认后提交。";
   original.focus();
 });
+
+// A session that expired answers the search with the login page: go there (and back to this step)
+// instead of showing it among the results.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const url = event.detail.xhr && event.detail.xhr.responseURL;
+  if (url && new URL(url).pathname === "/login") {
+    event.detail.shouldSwap = false;
+    window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  }
+});
