@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 from support import SUGGESTION
-from test_pages_browser import SCRIPT, _set_password, _step_of, _wait, check, sign_in
+from test_pages_browser import PASSWORD, SCRIPT, _set_password, _step_of, _wait, check, sign_in
 
 from jianyi.models import PlannedCommunication, Suggestion
 from jianyi.models.enums import CommunicationState, StepKind, StepState
@@ -111,6 +111,15 @@ def test_the_triage_desk_marks_a_duplicate_by_searching_its_original(
     expect(page.locator("#originals li", has_text=duplicate["tracking_code"])).to_have_count(0)  # not itself
     page.get_by_label("原建议的跟踪编号或标题中的词语").fill("<svg/onload=alert('找')>")  # never run
     expect(page.locator("#no-originals")).to_be_visible()
+    # The session gone, the next search leads to the login form and back to this step.
+    page.context.clear_cookies()
+    page.get_by_label("原建议的跟踪编号或标题中的词语").fill("无障碍")
+    expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"/login\?next=%2Fsteps%2F{triage.id}$"))
+    page.get_by_label("登录名").fill("wang-office")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(re.compile(rf"/steps/{triage.id}$"))
     page.get_by_label("原建议的跟踪编号或标题中的词语").fill(original["tracking_code"])
     found.get_by_role("button", name=re.compile("选为原建议")).click()
     expect(page.get_by_label("原建议跟踪编号")).to_have_value(original["tracking_code"])
