@@ -5,6 +5,7 @@ triage desk's search for a duplicate's original (htmx: results as the clerk type
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -60,7 +61,7 @@ _SERVICE_MESSAGES = {
 }
 
 
-def intake_fields(session: Session, now: Any) -> list[FormField]:
+def intake_fields(session: Session, now: datetime) -> list[FormField]:
     """SuggestionIn's fields, as its JSON schema gives them, for a clerk: the text in Art. 10's three
     parts, the channels the office takes by hand, a campaign chosen from the open ones (if any)."""
     result: list[FormField] = []
