@@ -18,7 +18,7 @@ from starlette.types import Scope
 from jianyi.api.errors import PageError
 from jianyi.errors import JianyiError
 from jianyi.settings import get_settings
-from jianyi.web import accounts, board, public, static, workbench
+from jianyi.web import accounts, admin, board, letters, office, public, static, workbench
 from jianyi.web.errors import csrf_failed, pages_or
 from jianyi.web.templating import templates
 
@@ -52,6 +52,8 @@ def install(app: FastAPI) -> None:
             app.add_exception_handler(type_, pages_or(handler))
     app.mount("/static/web", static.own_files(), name="static-web")
     for router in (static.router, public.router, accounts.router, workbench.router, board.router):
+        app.include_router(router)
+    for router in (office.router, letters.router, admin.router):  # the office's and the admin's pages
         app.include_router(router)
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)

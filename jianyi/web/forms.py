@@ -59,6 +59,13 @@ _MESSAGES = {
 }
 
 
+# A format the models check by a validator of their own (its reason in English): said in Chinese.
+_FORMATS = {
+    "phone": "请填写大陆手机号（如 13812345678）或固定电话（如 021-62781234）",
+    "email": "请填写有效的电子邮箱地址（如 name@example.com）",
+}
+
+
 def chinese(errors: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Pydantic's errors as {dotted field: Chinese message}; a model validator's own English reason
     (which names its field) is kept after the Chinese one."""
@@ -72,6 +79,8 @@ def chinese(errors: Sequence[Mapping[str, Any]]) -> dict[str, str]:
             message = f"至少 {ctx['min_length']} 个字"
         elif kind == "string_too_long" and "max_length" in ctx:
             message = f"最多 {ctx['max_length']} 个字"
+        elif kind == "value_error" and str(err["loc"][-1] if err.get("loc") else "") in _FORMATS:
+            message = _FORMATS[str(err["loc"][-1])]
         elif kind == "value_error":
             message = f"填写有误：{named_err['message']}"
         # A model validator may name several fields ("measures, planned_completion"): beside each.

@@ -44,7 +44,7 @@ OUTCOME_EXPLAINED = {
 _FORM_FIELDS = ("title", "problem", "grounds", "proposal", "name", "phone", "email", "address")
 
 
-def _content(problem: str, grounds: str, proposal: str) -> str:
+def article_10(problem: str, grounds: str, proposal: str) -> str:
     """Art. 10's three parts as the suggestion's text, each under its heading."""
     parts = [("存在的问题", problem), ("依据和理由", grounds), ("具体建议措施", proposal)]
     return "\n\n".join(f"【{head}】\n{text.strip()}" for head, text in parts if text.strip())
@@ -86,7 +86,7 @@ async def suggest(request: Request) -> Response:
         data = SuggestionIn.model_validate(
             {
                 "title": values["title"],
-                "content": _content(values["problem"], values["grounds"], values["proposal"]),
+                "content": article_10(values["problem"], values["grounds"], values["proposal"]),
                 "channel": Channel.web,
                 "proposer": {
                     "name": values["name"],

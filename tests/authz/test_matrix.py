@@ -38,6 +38,8 @@ from jianyi.api.app import create_app
 from jianyi.db import forget_engines, make_engine
 from jianyi.models import PlannedCommunication
 from jianyi.models.base import utcnow
+from jianyi.models.enums import Role
+from jianyi.services import auth
 from jianyi.services.cycles import commendation
 from jianyi.services.reports.freeze import freeze
 from jianyi.settings import get_settings
@@ -45,6 +47,12 @@ from jianyi.settings import get_settings
 MATRIX = """
 # route                                                              public admin office distr. super leader  own  other
 GET   /                                                                200   200   200   200   200   200   200   200
+GET   /admin                                                           303   200   403   403   403   403   403   403
+GET   /admin/rules                                                     303   200   403   403   403   403   403   403
+GET   /admin/sinks                                                     303   200   403   403   403   403   403   403
+GET   /admin/tokens                                                    303   200   403   403   403   403   403   403
+GET   /admin/users                                                     303   200   403   403   403   403   403   403
+GET   /admin/users/{user_id}/password                                  303   200   403   403   403   403   403   403
 GET   /api/board/late-units                                            401   200   200   200   200   403   403   403
 GET   /api/board/overdue                                               401   200   200   200   200   403   403   403
 GET   /api/board/stages                                                401   200   200   200   200   403   403   403
@@ -85,6 +93,12 @@ GET   /board/overdue                                                   303   200
 GET   /docs                                                            200   200   200   200   200   200   200   200
 GET   /leader                                                          303   200   200   200   200   200   403   403
 GET   /login                                                           200   200   200   200   200   200   200   200
+GET   /office/communications                                           303   200   200   200   200   403   403   403
+GET   /office/communications/{planned_id}                              303  200*  200*   403  200*   403   403   403
+GET   /office/communications/{planned_id}/letter                       303  200*  200*   403  200*   403   403   403
+GET   /office/communications/{planned_id}/letter.pdf                   303  200*  200*   403  200*   403   403   403
+GET   /office/intake                                                   303   403   200   200   200   403   403   403
+GET   /office/originals                                                303   200   200   200   200   403   403   403
 GET   /openapi.json                                                    200   200   200   200   200   200   200   200
 GET   /redoc                                                           200   200   200   200   200   200   200   200
 GET   /static/vendor/{name}                                            200   200   200   200   200   200   200   200
@@ -95,6 +109,10 @@ GET   /track/{tracking_code}                                           200   200
 GET   /workbench                                                       303   200   200   200   200   200   200   200
 GET   /workbench/done                                                  303   200   200   200   200   200   200   200
 MOUNT /static/web                                                      200   200   200   200   200   200   200   200
+POST  /admin/users                                                     401   200   403   403   403   403   403   403
+POST  /admin/users/{user_id}/deactivate                                401   303   403   403   403   403   403   403
+POST  /admin/users/{user_id}/password                                  401   303   403   403   403   403   403   403
+POST  /admin/users/{user_id}/rotate                                    401   200   403   403   403   403   403   403
 POST  /api/campaigns                                                   401   201   201   403   201   403   403   403
 POST  /api/campaigns/{campaign_id}/feedback                            401   409   409   403   409   403   403   403
 POST  /api/commendations/experts                                       401   201   201   403   201   403   403   403
@@ -114,6 +132,8 @@ POST  /api/suggestions/{suggestion_id}/communications                  401   200
 POST  /api/suggestions/{suggestion_id}/erasure                         401   409   409   403   409   403   403   403
 POST  /api/track/{tracking_code}/rating                                200   200   200   200   200   200   200   200
 POST  /login                                                           401   401   401   401   401   401   401   401
+POST  /office/communications/{planned_id}                              401   303   303   403   303   403   403   403
+POST  /office/intake                                                   401   403   200   200   200   403   403   403
 POST  /steps/{step_id}                                                 401   403   403   403   403   403   303   403
 POST  /steps/{step_id}/clock                                           401   403   403   403   403   403   303   403
 POST  /suggest                                                         200   200   200   200   200   200   200   200
@@ -167,6 +187,13 @@ CAMPAIGN = {
     "closes_at": "{closes}",
 }
 LOG = {"kind": "in_progress", "method": "phone", "summary": "电话告知办理进展"}
+INTAKE = {
+    "title": "关于矩阵受理登记的建议",
+    "channel": "letter",
+    "problem": "来信反映小区门口缺少人行横道，过街不便。",
+    "proposer.name": "赵六",
+    "proposer.address": "徐汇区漕溪路1号",
+}
 
 
 @dataclass(frozen=True)
@@ -204,6 +231,22 @@ ASK: dict[str, Cell] = {
         "fresh_case", {"action": "pause", "text": "等建议人补充材料"}, form=True
     ),
     "POST /api/suggestions": Cell("none", SUGGESTION),
+    "POST /office/intake": Cell("none", INTAKE, form=True),
+    "GET /office/originals": Cell(query="?q={tracking_code}"),
+    "GET /office/communications/{planned_id}": Cell("letter"),
+    "GET /office/communications/{planned_id}/letter": Cell("letter"),
+    "GET /office/communications/{planned_id}/letter.pdf": Cell("letter"),
+    "POST /office/communications/{planned_id}": Cell(
+        "letter", {"kind": "acknowledgement", "method": "letter", "summary": "受理告知书已寄出"}, form=True
+    ),
+    "POST /admin/users": Cell(
+        "none", {"name": "矩阵用户{n}", "role": "department", "unit": "city-edu"}, form=True
+    ),
+    "POST /admin/users/{user_id}/deactivate": Cell("fresh_user", {}, form=True),
+    "POST /admin/users/{user_id}/rotate": Cell("fresh_user", {}, form=True),
+    "POST /admin/users/{user_id}/password": Cell(
+        "fresh_user", {"login": "matrix-{n}", "password": "correct horse battery"}, form=True
+    ),
     "POST /api/steps/{step_id}/complete": Cell("fresh_case", ADOPT),
     "POST /api/steps/{step_id}/pause": Cell("fresh_case", {"reason": "等建议人补充材料"}),
     "POST /api/steps/{step_id}/resume": Cell("paused", {"note": "材料已补充"}),
@@ -253,6 +296,15 @@ def _ids(world: World, target: str, ok: bool) -> dict[str, Any]:
         ids["campaign_id"] = world.campaign()
     if ok and target == "fresh_year":
         ids["year"] = next(world.years)
+    if target == "letter":  # the acknowledgement letter the office owes (a proposer with an address only)
+        ids["planned_id"] = world.ids["letter"]["planned_id"]
+    if ok and target == "fresh_user":
+        with world.sessions() as session:
+            user, _token = auth.create_user(
+                session, name="矩阵用户", role=Role.department, unit_code="city-edu"
+            )
+            session.commit()
+            ids["user_id"] = user.id
     ids["n"] = next(world.numbers)
     now = utcnow()
     ids.update(year_now=now.year, opens=now.isoformat(), closes=(now + timedelta(days=30)).isoformat())
@@ -302,12 +354,21 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         world.ids["district"] = world.case(PROPOSER, who="huangpu", refer=False)
         world.ids["paused"] = world.paused_case()
         world.ids["digest"] = world.digest()
+        world.ids["letter"] = world.case(
+            {"name": PROPOSER["name"], "address": PROPOSER["address"]}, refer=False
+        )
         with sessions() as session:
             commendation.open_cycle(session, actor=users.actors["office"], year=2029, now=utcnow())
             session.commit()
             report = freeze(session, kind="monthly", period=utcnow().strftime("%Y-%m"), now=utcnow())
             session.commit()
             planned = session.scalar(select(PlannedCommunication.id).order_by(PlannedCommunication.id))
+            world.ids["letter"]["planned_id"] = session.scalar(
+                select(PlannedCommunication.id).where(
+                    PlannedCommunication.suggestion_id == world.ids["letter"]["suggestion_id"],
+                    PlannedCommunication.channel == "letter",
+                )
+            )
         world.ids["fixed"] = {
             "planned_id": planned or 1,
             "report_id": report.id,
@@ -315,6 +376,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             "name": "referral_on_time",
             "fmt": "csv",
             "campaign_id": world.campaign(),
+            "user_id": users.actors["edu"].user_id,  # refused alike whoever it is (a change: fresh_user)
         }
         app = create_app()
         world.clients = clients(app, sessions, users)
