@@ -35,6 +35,7 @@ from bench.generate import CATEGORIES, CHANNELS, SURNAMES, TOPICS
 from jianyi.migrate import upgrade
 from jianyi.models import Base, Unit
 from jianyi.models.enums import Role, StepKind, UnitKind
+from jianyi.models.step import ANSWER_FIELDS
 from jianyi.rules.calendar import SHANGHAI, WorkingCalendar, seed_from_chinese_calendar
 from jianyi.services import auth, deadlines
 from jianyi.services.network import seed_network
@@ -51,7 +52,7 @@ STEP_COLUMNS = [
     "id", "suggestion_id", "kind", "key", "iteration", "role", "unit_id", "alt_unit_id", "assignment_id",
     "optional", "state", "due_at", "due_working_days", "due_rule", "due_provisional", "paused_at",
     "paused_working_days", "missed_due_at", "created_at", "submitted_at", "applied_at", "completed_by_id",
-    "completed_by_label", "input",
+    "completed_by_label", "input", "answer",
 ]
 TIMER_COLUMNS = [
     "id", "step_id", "suggestion_id", "ladder", "rung", "fire_at", "provisional", "state", "fired_at",
@@ -67,6 +68,12 @@ LINE = [StepKind.triage, StepKind.opinion, StepKind.review, StepKind.reply, Step
 ADOPTED = [StepKind.post_adoption_communication, StepKind.commendation_result]  # after the progress reports
 DAY, SHANGHAI_OFFSET = timedelta(days=1), timedelta(hours=8)  # no daylight saving in Shanghai since 1991
 COMPLETED_INPUT = json.dumps({"bench": True})
+# The answers the figures count by value (Step.answer), with their weights.
+ANSWERS: dict[StepKind, tuple[tuple[str, ...], tuple[float, ...]]] = {
+    StepKind.review: (("accept", "return", "joint_meeting"), (0.9, 0.08, 0.02)),
+    StepKind.rating: (("satisfied", "basically_satisfied", "not_satisfied"), (0.8, 0.15, 0.05)),
+    StepKind.dissatisfaction_review: (("rehandle", "close"), (0.5, 0.5)),
+}
 CONTENT = "问题：存在不便。依据：实地观察。建议：优化管理和服务。"
 # fmt: off
 CONTEXT: dict[str, dict[str, Any]] = {
@@ -402,10 +409,14 @@ class _Cases:
             state, done = "lapsed", due  # a window that closed by itself (objection, rating) long ago
         self.ids["steps"] = step = self.ids["steps"] + 1
         at, finished, completed = ts(created), ts(done) if done else None, state == "completed"
+        answer, given = None, COMPLETED_INPUT if completed else "null"
+        if completed and kind in ANSWERS:
+            answer = self.rng.choices(*ANSWERS[kind])[0]
+            given = json.dumps({"bench": True, ANSWER_FIELDS[kind]: answer})
         self.rows["steps"].append((  # in STEP_COLUMNS' order: no dict per row
             step, c.id, kind.value, key, iteration, role.value, unit, None, assignment, optional, state,
             plan.due_text, plan.working_days, plan.rule_id, False, None, 0, None, at, finished, finished, None,
-            "bench" if completed else None, COMPLETED_INPUT if completed else "null",
+            "bench" if completed else None, given, answer,
         ))  # fmt: skip
         self.counts["steps"] += 1
         if state == "open":

@@ -12,8 +12,24 @@ from jianyi.models.enums import Role, StepKind, StepState
 _RUNNING = "state = 'open' AND paused_at IS NULL"  # open steps whose deadline clock runs
 
 
-# What the on-time figures read of a step beside its kind and the instant they range over.
+# What the on-time figures read of a step beside its kind and the instant they range over; the
+# answer and the id for the figures counted by answer (reviews, ratings).
 _FIGURES_READ = ("due_at", "missed_due_at", "paused_at", "unit_id", "suggestion_id", "optional")
+_ANSWERS_READ = ("answer", "id")
+
+# The field of a step's input that decides it, kept as ``Step.answer`` when it is answered.
+ANSWER_FIELDS: dict[StepKind, str] = {
+    StepKind.review: "action",  # accept, return, joint_meeting
+    StepKind.rating: "rating",  # satisfied, basically_satisfied, not_satisfied
+    StepKind.dissatisfaction_review: "action",  # rehandle, close
+}
+
+
+def answer_of(kind: StepKind | None, input: dict[str, Any] | None) -> str | None:
+    """The deciding value of an answer (None: a kind without one, or no answer: lapsed)."""
+    field = ANSWER_FIELDS.get(kind) if kind is not None else None
+    value = (input or {}).get(field) if field else None
+    return None if value is None else str(value)[:32]
 
 
 class Step(Base):
@@ -57,7 +73,7 @@ class Step(Base):
         # The figures (jianyi.services.figures): steps of a kind answered, due or opened in a period,
         # with every column the on-time figures read, so that a year's hundreds of thousands of
         # steps are counted from the index alone, never one table read each.
-        Index("ix_steps_kind_submitted", "kind", "submitted_at", *_FIGURES_READ),
+        Index("ix_steps_kind_submitted", "kind", "submitted_at", *_FIGURES_READ, *_ANSWERS_READ),
         Index("ix_steps_kind_state_due", "kind", "state", "due_at", *_FIGURES_READ[1:]),
         Index("ix_steps_kind_created", "kind", "created_at", "suggestion_id"),
         # A suggestion's steps (locks, its page); with kind and answer time, its first reply is
@@ -104,3 +120,4 @@ class Step(Base):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     completed_by_label: Mapped[str | None] = mapped_column(String(100))
     input: Mapped[dict[str, Any] | None] = mapped_column()
+    answer: Mapped[str | None] = mapped_column(String(32))  # answer_of(kind, input): what the figures count

@@ -17,6 +17,7 @@ from jianyi.errors import Conflict, Forbidden, InvalidInput, NotFound, audited_r
 from jianyi.models import Step, Suggestion
 from jianyi.models.base import utcnow
 from jianyi.models.enums import Role, StepKind, StepState
+from jianyi.models.step import answer_of
 from jianyi.models.step_inputs import StepInput
 from jianyi.services import audit, deadlines
 from jianyi.services.actors import Actor
@@ -91,11 +92,15 @@ def lapse(session: Session, *, actor: Actor, step_id: int, now: datetime | None 
     return _submit(session, actor=actor, step=step, input=None, now=now)
 
 
-def _submitted(actor: Actor, input: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
-    """What a step stored as submitted holds: its input (None: lapsed), when and by whom."""
+def _submitted(
+    actor: Actor, input: dict[str, Any] | None, now: datetime, kind: StepKind | None = None
+) -> dict[str, Any]:
+    """What a step stored as submitted holds: its input (None: lapsed) and its deciding value, when
+    and by whom."""
     return {
         "state": StepState.submitted,
         "input": input,
+        "answer": answer_of(kind, input),
         "submitted_at": now,
         "completed_by_id": actor.user_id,
         "completed_by_label": actor.name or actor.label,
@@ -141,7 +146,7 @@ def _submit(
     result = session.execute(
         update(Step)
         .where(Step.id == step.id, Step.state == StepState.open)
-        .values(**_submitted(actor, input, now))
+        .values(**_submitted(actor, input, now, step.kind))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -136,13 +136,13 @@ TABLES: dict[str, Table] = {
         Table(
             "reviews",
             "审核办理意见",
-            lambda ctx: steps.answers(ctx, StepKind.review, "action"),
+            lambda ctx: steps.answers(ctx, StepKind.review),
             {"accept": "审核通过", "return": "退回重办", "joint_meeting": "召开联席会议"},
         ),
         Table(
             "ratings",
             "满意度评价",
-            lambda ctx: steps.answers(ctx, StepKind.rating, "rating", unanswered="none"),
+            lambda ctx: steps.answers(ctx, StepKind.rating, unanswered="none"),
             {
                 "satisfied": "满意",
                 "basically_satisfied": "基本满意",
@@ -153,7 +153,7 @@ TABLES: dict[str, Table] = {
         Table(
             "dissatisfaction",
             "不满意复核",
-            lambda ctx: steps.answers(ctx, StepKind.dissatisfaction_review, "action"),
+            lambda ctx: steps.answers(ctx, StepKind.dissatisfaction_review),
             {"rehandle": "重新办理", "close": "说明理由后办结"},
         ),
         Table(

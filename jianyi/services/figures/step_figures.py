@@ -214,10 +214,11 @@ def extensions(ctx: Ctx) -> Query:
     )
 
 
-def answers(ctx: Ctx, kind: StepKind, field: str, *, unanswered: str | None = None) -> Query:
-    """The office's or the proposer's answers of one kind in the period, by the value of one field
-    of the answer (a review's action, a rating); a lapsed step (no answer) counts as ``unanswered``."""
-    value = Step.input[field].as_string()
+def answers(ctx: Ctx, kind: StepKind, *, unanswered: str | None = None) -> Query:
+    """The office's or the proposer's answers of one kind in the period, by their deciding value
+    (``Step.answer``: a review's action, a rating); a lapsed step (no answer) counts as
+    ``unanswered``."""
+    value = Step.answer
     key = func.coalesce(value, literal(unanswered)) if unanswered is not None else value
     query = select(
         *items(
