@@ -40,7 +40,9 @@ class LateUnit(BaseModel):
     kind: UnitKind
     overdue: int
     oldest_due_at: datetime
-    days_overdue: int = Field(description="calendar days since the oldest deadline passed")
+    days_overdue: int = Field(
+        description="working days since the oldest deadline passed (the rules' calendar)"
+    )
 
 
 class OverdueStep(BaseModel):
@@ -53,7 +55,7 @@ class OverdueStep(BaseModel):
     title: str
     office: str
     due_at: datetime
-    days_overdue: int = Field(description="calendar days since the deadline passed")
+    days_overdue: int = Field(description="working days since the deadline passed (the rules' calendar)")
 
 
 class OverduePage(BaseModel):

@@ -36,7 +36,10 @@ from jianyi.models.board_schemas import (
     StageCount,
 )
 from jianyi.models.enums import STAGE_LABELS, Role, Stage, StepState, UnitKind
+from jianyi.rules.calendar import WorkingCalendar
+from jianyi.services import deadlines
 from jianyi.services.actors import Actor
+from jianyi.services.figures.compute import working_days_late
 from jianyi.services.lifecycle.stages import spec_of
 
 OPEN_STAGES = tuple(stage for stage in Stage if stage is not Stage.closed)
@@ -93,8 +96,10 @@ def stages(session: Session, *, actor: Actor) -> StageBoard:
     )
 
 
-def _days(now: datetime, due: datetime) -> int:
-    return max(0, (now - due) // timedelta(days=1))
+def _days(calendar: WorkingCalendar, now: datetime, due: datetime) -> int:
+    """Working days overdue, as the figures count them (the first working day after the deadline's
+    day is 1)."""
+    return working_days_late(calendar, due, now) or 0
 
 
 def late_units(session: Session, *, actor: Actor, now: datetime) -> list[LateUnit]:
@@ -112,9 +117,15 @@ def late_units(session: Session, *, actor: Actor, now: datetime) -> list[LateUni
         .join(g, g.c.unit_id == Unit.id)
         .order_by(g.c.n.desc(), g.c.oldest, Unit.code)
     )
+    calendar = deadlines.current_calendar(session)
     return [
         LateUnit(
-            unit=code, name=name, kind=kind, overdue=n, oldest_due_at=oldest, days_overdue=_days(now, oldest)
+            unit=code,
+            name=name,
+            kind=kind,
+            overdue=n,
+            oldest_due_at=oldest,
+            days_overdue=_days(calendar, now, oldest),
         )
         for code, name, kind, n, oldest in rows
     ]
@@ -194,6 +205,7 @@ def overdue(
             > tuple_(literal(after_due, Step.due_at.type), literal(after_id, Integer()))
         )
     rows = session.execute(query).all()
+    calendar = deadlines.current_calendar(session)
     items = []
     for step_id, kind, unit_code, suggestion_id, code, title, office_code, due in rows[:limit]:
         assert due is not None  # past due: it has a deadline
@@ -208,7 +220,7 @@ def overdue(
                 title=title,
                 office=office_code,
                 due_at=due,
-                days_overdue=_days(now, due),
+                days_overdue=_days(calendar, now, due),
             )
         )
     last = items[-1] if len(rows) > limit else None

@@ -59,14 +59,15 @@ def test_late_units_are_ranked_by_how_much_they_owe(
         ("city-office", 1, TRIAGE_DUE),
         ("huangpu-office", 1, TRIAGE_DUE),
     ]
-    assert early[0].days_overdue == 0  # not yet a whole day
+    assert early[0].days_overdue == 1  # Wednesday: the first working day after Tuesday's deadline
     # Forty days on the lead unit owes its opinion and its objection window (not yet swept): most first.
     assert [(u.unit, u.overdue) for u in late] == [
         ("city-transport", 2),
         ("city-office", 1),
         ("huangpu-office", 1),
     ]
-    assert late[0].kind.value == "city_department" and late[1].days_overdue == 38
+    # Working days from Wednesday 4 November to Saturday 12 December: six weeks less two days, no holiday.
+    assert late[0].kind.value == "city_department" and late[1].days_overdue == 28
     assert [(u.unit, u.overdue) for u in huangpu] == [("city-transport", 2), ("huangpu-office", 1)]
 
 
