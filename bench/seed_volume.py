@@ -22,9 +22,8 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock_time
-from typing import Any, NamedTuple
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
@@ -32,12 +31,13 @@ from sqlalchemy.orm import Session
 from bench import seed_records as records
 from bench.bulk_load import BulkLoader, Row
 from bench.generate import CATEGORIES, CHANNELS, SURNAMES, TOPICS
+from bench.seed_plans import Plans, ts, utc
 from jianyi.migrate import upgrade
 from jianyi.models import Base, Unit
 from jianyi.models.enums import Role, StepKind, UnitKind
 from jianyi.models.step import ANSWER_FIELDS
-from jianyi.rules.calendar import SHANGHAI, WorkingCalendar, seed_from_chinese_calendar
-from jianyi.services import auth, deadlines
+from jianyi.rules.calendar import WorkingCalendar, seed_from_chinese_calendar
+from jianyi.services import auth
 from jianyi.services.network import seed_network
 
 NOW = datetime(2026, 6, 16, 2, 0, tzinfo=UTC)  # a working Tuesday, 10:00 in Shanghai
@@ -66,7 +66,7 @@ STAGES = [  # where open suggestions stand: (stage, weight, mean days they have 
 assert COLUMNS["steps"] == STEP_COLUMNS and COLUMNS["step_timers"] == TIMER_COLUMNS, "update the seeder"
 LINE = [StepKind.triage, StepKind.opinion, StepKind.review, StepKind.reply, StepKind.rating]  # to feedback
 ADOPTED = [StepKind.post_adoption_communication, StepKind.commendation_result]  # after the progress reports
-DAY, SHANGHAI_OFFSET = timedelta(days=1), timedelta(hours=8)  # no daylight saving in Shanghai since 1991
+DAY = timedelta(days=1)
 COMPLETED_INPUT = json.dumps({"bench": True})
 # The answers the figures count by value (Step.answer), with their weights.
 ANSWERS: dict[StepKind, tuple[tuple[str, ...], tuple[float, ...]]] = {
@@ -75,25 +75,6 @@ ANSWERS: dict[StepKind, tuple[tuple[str, ...], tuple[float, ...]]] = {
     StepKind.dissatisfaction_review: (("rehandle", "close"), (0.5, 0.5)),
 }
 CONTENT = "问题：存在不便。依据：实地观察。建议：优化管理和服务。"
-# fmt: off
-CONTEXT: dict[str, dict[str, Any]] = {
-    "suggestion": {"category": "", "campaign": "", "district": "", "stage": "research", "outcome": "",
-                   "rework_count": 0, "rehandle_count": 0, "instructed": False, "co_unit_count": 0},
-    "step": {"unit": "", "role": "department", "optional": False},
-    "proposer": {"anonymous": False, "has_email": True, "has_phone": True},
-}
-# fmt: on
-
-
-def utc(at: datetime) -> datetime:
-    """Naive UTC: the seeder's own clock (cheap to compare and to print)."""
-    return at.astimezone(UTC).replace(tzinfo=None)
-
-
-def ts(at: datetime) -> str:
-    """A naive UTC instant as SQLAlchemy stores it (microseconds), the same text on both backends, so
-    that SQLite's string comparisons order it as they order the application's bound parameters."""
-    return at.isoformat(" ", "microseconds")
 
 
 @dataclass(frozen=True)
@@ -155,74 +136,6 @@ def prepare(url: str) -> None:
     engine.dispose()
 
 
-class _Plan(NamedTuple):
-    """What the rules give a step (``deadlines.Planned``), in naive UTC and in stored text."""
-
-    rule_id: str | None
-    working_days: int | None
-    due: datetime | None
-    due_text: str | None
-    lapses: bool  # a window that closes by itself at its deadline (objection, rating)
-    # ladder, rung, fire_at, its text, fired_at text, what it records when fired
-    timers: tuple[tuple[str, int, datetime, str, str, str], ...]
-
-
-class _Plans:
-    """The rules' deadline and rung instants of a step, cached: with the default rules they depend only
-    on its kind, the level, a leader's-mailbox channel, rework and day 0 (its arrival's working day)."""
-
-    def __init__(self, calendar: WorkingCalendar) -> None:
-        self.rules, self.calendar = deadlines.current_rules(), calendar
-        self.cache: dict[tuple[Any, ...], _Plan] = {}
-        self.days: dict[tuple[date, bool], date] = {}
-
-    def get(self, kind: StepKind, created: datetime, case: _Case, iteration: int) -> _Plan:
-        local, cutoff = created + SHANGHAI_OFFSET, self.rules.calendar.cutoff
-        arrival = (local.date(), local.time() < cutoff)  # all day 0 depends on
-        if arrival not in self.days:
-            self.days[arrival] = self.calendar.day_zero(created.replace(tzinfo=UTC), cutoff=cutoff)
-        day0 = self.days[arrival]
-        key = (kind, case.level, case.channel == "leader_mailbox", iteration > 1, day0)
-        if key not in self.cache:
-            ctx = {  # what rule conditions see (`jianyi rules variables`), as far as the seeder varies it
-                "suggestion": CONTEXT["suggestion"] | {"level": case.level, "channel": case.channel},
-                "step": CONTEXT["step"] | {"kind": kind.value, "iteration": iteration},
-                "proposer": CONTEXT["proposer"], "overdue_working_days": 0,
-            }  # fmt: skip
-            start = datetime.combine(day0, clock_time(10), SHANGHAI)  # the same day 0, before the cut-off
-            got = deadlines.planned(self.rules, self.calendar, kind=kind, start=start, ctx=ctx)
-            due = utc(got.deadline.at) if got.deadline else None
-            timers = tuple(
-                (
-                    ladder,
-                    rung,
-                    utc(w.at),
-                    ts(utc(w.at)),
-                    ts(utc(w.at) + timedelta(seconds=20)),
-                    self.fired(ladder, rung),
-                )
-                for ladder, rung, w in got.timers
-            )
-            lapses = bool(timers) and timers[0][0] == deadlines.EXPIRY_LADDER
-            self.cache[key] = _Plan(
-                got.rule_id, got.working_days, due, ts(due) if due else None, lapses, timers
-            )
-        return self.cache[key]
-
-    def fired(self, ladder_id: str, rung: int) -> str:
-        """A fired rung's record as the sweep writes it (``escalation._act``): the rung's action types."""
-        ladder = next((ladder for ladder in self.rules.ladders if ladder.id == ladder_id), None)
-        if ladder is None:  # the expiry of a window
-            return json.dumps({"actions": [{"type": "lapse"}]})
-        extra: dict[str, dict[str, Any]] = {
-            "escalate": {"to": "city"},
-            "bulletin": {"period": "month"},
-            "remind": {"sent": 1},
-        }
-        done = [{"type": a.type} | extra.get(a.type, {}) for a in ladder.rungs[rung - 1].actions]
-        return json.dumps({"actions": done})
-
-
 @dataclass
 class _Case:
     """One suggestion being written: what its steps' deadlines depend on, and who owes them."""
@@ -240,7 +153,7 @@ class _Case:
 class _Cases:
     """Rows of suggestions at their stages; ids assigned here, counts kept for the report."""
 
-    def __init__(self, units: _Units, plans: _Plans, volume: Volume) -> None:
+    def __init__(self, units: _Units, plans: Plans, volume: Volume) -> None:
         self.units, self.plans, self.v = units, plans, volume
         self.rng = random.Random(volume.seed)
         self.rows: dict[str, list[Row]] = {t.name: [] for t in TABLES}
@@ -464,7 +377,7 @@ def seed(urls: list[str], volume: Volume) -> Seeded:
         engine.dispose()
     if any(u != units[0] for u in units):
         raise ValueError("the databases' unit networks differ: prepare each the same way")
-    cases = _Cases(units[0], _Plans(calendar), volume)
+    cases = _Cases(units[0], Plans(calendar), volume)
 
     def enough() -> bool:
         made, open_steps = cases.counts["suggestions"], cases.counts["open_steps"]
