@@ -201,6 +201,8 @@ class _Cases:
         received = times[0] - timedelta(minutes=rng.randint(5, 600))
         triaged, adopted = len(line) > 1, StepKind.progress in line
         instructed = triaged and level == "important" and rng.random() < 0.7  # else "no instruction"
+        ends = [*times[1:], end if closed else None]  # when each step of the line was answered
+        replied = ends[line.index(StepKind.reply)] if StepKind.reply in line else None
         self._add(
             "suggestions", tracking_code=f"JV{received.year % 100:02d}{received.month:02d}{c.id:09X}",
             check_code=f"{rng.randrange(10**6):06d}", title=f"关于改进{rng.choice(TOPICS[category])}的建议", content=CONTENT,
@@ -214,6 +216,7 @@ class _Cases:
             closed_at=ts(end) if closed else None, rework_count=0, rehandle_count=0, instructed=instructed,
             rating="satisfied" if adopted or (closed and len(line) == len(LINE)) else None,
             flow_run_id=f"00000000-0000-4000-8000-{c.id:012x}", wait_seq=len(line), updated_at=ts(end),
+            first_referred_at=ts(times[1]) if triaged else None, first_replied_at=ts(replied) if replied else None,
         )  # fmt: skip
         self.counts["suggestions"] += 1
         self.counts["open_suggestions"] += not closed

@@ -30,6 +30,7 @@ class Suggestion(Base):
         # tables from the index alone; and the few marked for the bulletin.
         Index("ix_suggestions_received", "received_at", *RECEIVED_KEYS),
         Index("ix_suggestions_level", "level"),  # the important ones (adoption rate)
+        Index("ix_suggestions_referral", "first_referred_at", "first_replied_at", "lead_unit_id"),
         Index(
             "ix_suggestions_bulletin",
             "bulletin_marked_at",
@@ -75,6 +76,10 @@ class Suggestion(Base):
         String(32)
     )  # satisfied, basically_satisfied, not_satisfied, none
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    # The first referral to a unit, and the first reply to the proposer (when it was submitted): what
+    # "solved within N working days of referral" measures (kept by lifecycle.case.assign, stages.reply).
+    first_referred_at: Mapped[datetime | None] = mapped_column()
+    first_replied_at: Mapped[datetime | None] = mapped_column()
 
     # Supervision: handed up to the office above, marked for the bulletin (月通报).
     escalated_to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))

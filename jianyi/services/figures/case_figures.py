@@ -20,7 +20,7 @@ from jianyi.models import (
     Unit,
 )
 from jianyi.models.enums import Decision, Level, StepKind
-from jianyi.services.figures.sql import Ctx, Query, items, kind_unindexed, local_day, own_unit, scoped
+from jianyi.services.figures.sql import Ctx, Query, items, local_day, own_unit, scoped
 
 SHANGHAI_OFFSET = timedelta(hours=8)  # Asia/Shanghai has kept UTC+8 all year since 1991
 
@@ -131,48 +131,28 @@ def important_adoption(ctx: Ctx) -> Query:
     return scoped(query, ctx, Suggestion.id, joined=True)
 
 
-def referral_and_reply(ctx: Ctx, *, with_unit: bool = True) -> Query:
+def referral_and_reply(ctx: Ctx) -> Query:
     """Suggestions first referred in the period: when (``due`` holds the referral), and their first
-    reply to the proposer before ``as_of`` (``done``; None if none yet). Read from the period's
-    referrals (an index range), each suggestion's earlier referrals and replies by its own index.
-    The lead unit (a drill-down's column) needs the suggestion's row: counting goes without it."""
-    earlier = aliased(Assignment)
-    referred_before = (
-        select(earlier.id)
-        .where(earlier.suggestion_id == Assignment.suggestion_id, earlier.created_at < ctx.start)
-        .exists()
-    )
-    first = (
-        select(Assignment.suggestion_id.label("suggestion_id"), func.min(Assignment.created_at).label("at"))
-        .where(Assignment.created_at >= ctx.start, Assignment.created_at < ctx.as_of, ~referred_before)
-        .group_by(Assignment.suggestion_id)
-        .subquery()
-    )
-    replied = and_(
-        Step.suggestion_id == first.c.suggestion_id,
-        kind_unindexed([StepKind.reply]),  # read by the suggestion's index: a few steps each
-        Step.submitted_at < ctx.as_of,
-    )
-    unit = Suggestion.lead_unit_id
+    reply to the proposer before ``as_of`` (``done``; None if none yet). Both are kept on the
+    suggestion (``first_referred_at``, ``first_replied_at``): one index range, whatever the period."""
+    referred, replied = Suggestion.first_referred_at, Suggestion.first_replied_at
     query = select(
         *items(
             "referred",
-            first.c.suggestion_id,
-            unit_id=unit if with_unit else None,
-            due=first.c.at,
-            done=func.min(Step.submitted_at),
+            Suggestion.id,
+            unit_id=Suggestion.lead_unit_id,
+            due=referred,
+            done=case((replied < ctx.as_of, replied), else_=None),
         )
-    ).group_by(first.c.suggestion_id, first.c.at)
-    if with_unit:
-        query = query.join(Suggestion, Suggestion.id == first.c.suggestion_id).group_by(unit)
-    return scoped(query.outerjoin(Step, replied), ctx, first.c.suggestion_id, joined=with_unit)
+    ).where(referred >= ctx.start, referred < ctx.as_of)
+    return scoped(query, ctx, Suggestion.id, joined=True)
 
 
 def referral_reply_days(ctx: Ctx, shift: timedelta) -> Query:
     """How many suggestions per (referral day, reply day): the referral's day after the office's
     cut-off is moved to midnight (``shift``), the reply's local day. Set-based: the calendar is
     applied in Python to the few (day, day) pairs, not to each suggestion."""
-    sub = referral_and_reply(ctx, with_unit=False).subquery()
+    sub = referral_and_reply(ctx).subquery()
     return select(local_day(sub.c.due, shift), local_day(sub.c.done, SHANGHAI_OFFSET), func.count()).group_by(
         local_day(sub.c.due, shift), local_day(sub.c.done, SHANGHAI_OFFSET)
     )

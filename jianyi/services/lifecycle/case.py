@@ -210,6 +210,8 @@ class Case:
         """Refer the suggestion to a unit (the unit's handlers share it, no person is named)."""
         assignment = Assignment(suggestion_id=self.id, unit_id=unit_id, role=role, created_at=self.now)
         self.session.add(assignment)
+        if self.suggestion.first_referred_at is None:
+            self.suggestion.first_referred_at = self.now
         self.session.flush()
         audit.record(
             self.session,

@@ -347,6 +347,8 @@ def supervision_order(case: Case, step: Step, data: SupervisionOrderInput) -> No
 
 
 def reply(case: Case, step: Step, data: ReplyInput) -> None:
+    if case.suggestion.first_replied_at is None:
+        case.suggestion.first_replied_at = step.submitted_at
     records.contact(case, step, CommunicationKind.reply, data.method, data.text)
     communications.on_event(
         case.session,
