@@ -67,10 +67,17 @@ def solved_deadline(calendar: WorkingCalendar, counted_from: date, working_days:
 
 
 def solved_key(
-    calendar: WorkingCalendar, counted_from: date, reply_day: date | None, working_days: int, as_of: datetime
+    calendar: WorkingCalendar,
+    counted_from: date,
+    reply_day: date | None,
+    working_days: int,
+    as_of: datetime,
+    *,
+    last: date | None = None,
 ) -> str | None:
-    """solved, not_solved, or None: no reply yet and the window still open (not counted yet)."""
-    last = solved_deadline(calendar, counted_from, working_days)
+    """solved, not_solved, or None: no reply yet and the window still open (not counted yet).
+    ``last``: the ``solved_deadline`` if the caller has it already."""
+    last = last or solved_deadline(calendar, counted_from, working_days)
     if reply_day is not None and reply_day <= last:
         return "solved"
     if datetime.combine(last, time.max, tzinfo=SHANGHAI) < as_of:
@@ -85,10 +92,16 @@ def _solved(session: Session, ctx: Ctx, calendar: WorkingCalendar) -> list[Rate]
         if definition.working_days is None:
             continue
         tally: dict[str | None, int] = defaultdict(int)
+        last: dict[date, date] = {}  # each referral day's deadline, once (days repeat by the thousand)
         for referred_on, replied_on, n in days:
             counted_from = as_date(referred_on)
             assert counted_from is not None  # every item was referred
-            key = solved_key(calendar, counted_from, as_date(replied_on), definition.working_days, ctx.as_of)
+            if counted_from not in last:
+                last[counted_from] = solved_deadline(calendar, counted_from, definition.working_days)
+            replied = as_date(replied_on)
+            key = solved_key(
+                calendar, counted_from, replied, definition.working_days, ctx.as_of, last=last[counted_from]
+            )
             tally[key] += n
         solved, not_solved = tally["solved"], tally["not_solved"]
         rates.append(_rate(definition, solved, solved + not_solved))
@@ -148,13 +161,13 @@ def _units_table(
 
 
 def _received(session: Session, ctx: Ctx) -> dict[str, dict[str, int]]:
-    """The tables of the suggestions received, from one grouped statement (case_figures.received
-    defines each for its drill-down; the keys are the same expressions)."""
-    names = list(cases.RECEIVED_BY_ID)
-    found: dict[str, dict[Any, int]] = {name: defaultdict(int) for name in names}
-    for *keys, n in session.execute(cases.received_counts(ctx)):
-        for name, key in zip(names, keys, strict=True):
-            found[name][key] += n
+    """The tables of the suggestions received, from one statement (case_figures.received defines
+    each for its drill-down; the keys are the same expressions)."""
+    found: dict[str, dict[Any, int]] = {name: defaultdict(int) for name in cases.RECEIVED_BY_ID}
+    for name, key, n in session.execute(cases.received_counts(ctx)):
+        found[name][key] += n
+    for name in ("by_district", "by_region"):  # unit ids, as text in the union
+        found[name] = {None if key is None else int(key): n for key, n in found[name].items()}
     unit_ids = {key for name in ("by_district", "by_region") for key in found[name] if key is not None}
     codes = (
         dict(session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unit_ids))).all())
@@ -290,7 +303,7 @@ def trend_counts(
     received, referrals to units and answers given late (what ``compute_figures`` gives as the totals
     of ``by_stage`` and ``by_unit`` and the units' ``late``, without its other two dozen queries)."""
     ctx = context(session, actor=actor, period=period, scope=scope, now=now)
-    received = sum(row[-1] for row in session.execute(cases.received_counts(ctx)))
+    received = sum(n for n, _due in counts(session, cases.received(ctx, "by_stage"), "key").values())
     referred = sum(n for n, _due in counts(session, cases.by_unit(ctx), "key").values())
     base, key = catalog.UNIT_COLUMNS["late"]
     handling = counts(session, catalog.UNIT_BASES[base](ctx), "unit_id", "key")
