@@ -18,7 +18,7 @@ from starlette.types import Scope
 from jianyi.api.errors import PageError
 from jianyi.errors import JianyiError
 from jianyi.settings import get_settings
-from jianyi.web import accounts, board, public, static, workbench
+from jianyi.web import accounts, board, leader, public, static, workbench
 from jianyi.web.errors import csrf_failed, pages_or
 from jianyi.web.templating import templates
 
@@ -51,7 +51,14 @@ def install(app: FastAPI) -> None:
         if type_ in (JianyiError, PageError, RequestValidationError, StarletteHTTPException, Exception):
             app.add_exception_handler(type_, pages_or(handler))
     app.mount("/static/web", static.own_files(), name="static-web")
-    for router in (static.router, public.router, accounts.router, workbench.router, board.router):
+    for router in (
+        static.router,
+        public.router,
+        accounts.router,
+        workbench.router,
+        board.router,
+        leader.router,
+    ):
         app.include_router(router)
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)

@@ -82,6 +82,9 @@ GET   /board/drill                                                     303   200
 GET   /board/drill.{fmt}                                               303   200   200   200   200   403   403   403
 GET   /board/export.{fmt}                                              303   200   200   200   200   403   403   403
 GET   /board/overdue                                                   303   200   200   200   200   403   403   403
+GET   /digests                                                         303   200   200   403   200   200   403   403
+GET   /digests/{digest_id}                                             303   200   200   403   200   200   403   403
+GET   /digests/{digest_id}.pdf                                         303   404   404   403   404   404   403   403
 GET   /docs                                                            200   200   200   200   200   200   200   200
 GET   /leader                                                          303   200   200   200   200   200   403   403
 GET   /login                                                           200   200   200   200   200   200   200   200
@@ -113,6 +116,8 @@ POST  /api/suggestions                                                 401   403
 POST  /api/suggestions/{suggestion_id}/communications                  401   200   200   403   200   403   403   403
 POST  /api/suggestions/{suggestion_id}/erasure                         401   409   409   403   409   403   403   403
 POST  /api/track/{tracking_code}/rating                                200   200   200   200   200   200   200   200
+POST  /digests                                                         401   303   303   403   303   403   403   403
+POST  /digests/{digest_id}/items/{suggestion_id}/instruction           401   403   303   403   303   303   403   403
 POST  /login                                                           401   401   401   401   401   401   401   401
 POST  /steps/{step_id}                                                 401   403   403   403   403   403   303   403
 POST  /steps/{step_id}/clock                                           401   403   403   403   403   403   303   403
@@ -221,6 +226,14 @@ ASK: dict[str, Cell] = {
         {"has_instruction": True, "text": "请研究落实", "leader": "市领导", "instructed_on": "2026-11-21"},
     ),
     "POST /api/campaigns": Cell("fresh_code", CAMPAIGN),
+    "GET /digests/{digest_id}": Cell("digest"),
+    "GET /digests/{digest_id}.pdf": Cell("digest"),
+    "POST /digests": Cell("none", {}, form=True),
+    "POST /digests/{digest_id}/items/{suggestion_id}/instruction": Cell(
+        "digest",
+        {"answer": "instruct", "text": "请研究落实", "leader": "市领导", "instructed_on": "2026-11-21"},
+        form=True,
+    ),
     "POST /api/campaigns/{campaign_id}/feedback": Cell(
         "fresh_campaign", {"summary": "共收到建议十条", "next_steps": "纳入明年规划"}
     ),
