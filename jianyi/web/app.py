@@ -18,12 +18,12 @@ from starlette.types import Scope
 from jianyi.api.errors import PageError
 from jianyi.errors import JianyiError
 from jianyi.settings import get_settings
-from jianyi.web import accounts, board, leader, public, static, workbench
+from jianyi.web import accounts, board, campaign_desk, campaigns, leader, public, static, workbench
 from jianyi.web.errors import csrf_failed, pages_or
 from jianyi.web.templating import templates
 
 # Paths whose forms are protected even from a browser that has no cookie yet (a page's first POST).
-ALWAYS_PROTECTED = frozenset({"/suggest", "/login"})
+ALWAYS_PROTECTED = frozenset({"/suggest", "/login", campaigns.SUGGEST})
 
 
 def secret_key(home: Path) -> str:
@@ -58,6 +58,8 @@ def install(app: FastAPI) -> None:
         workbench.router,
         board.router,
         leader.router,
+        campaign_desk.router,  # before campaigns': /campaigns/manage is not a campaign's id
+        campaigns.router,
     ):
         app.include_router(router)
 

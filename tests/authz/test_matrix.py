@@ -15,7 +15,8 @@ erasure before the case closes, a feedback or a panel not yet due); 204 nothing 
 A digest's rows ask of its own important case, a report's of this month's city report. The
 commendation's approval is the head of the city office's alone, and none of these officials is head:
 403 for all. The rating is the proposer's, proven by the check code whoever else
-asks (its wrong-code refusals: tests/api/test_tracking_secrets.py)."""
+asks (its wrong-code refusals: tests/api/test_tracking_secrets.py). A campaign's public form answers
+the seeded campaign, whose window has ended: 422 (what was typed kept in the home page's form)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,11 @@ GET   /board/drill                                                     303   200
 GET   /board/drill.{fmt}                                               303   200   200   200   200   403   403   403
 GET   /board/export.{fmt}                                              303   200   200   200   200   403   403   403
 GET   /board/overdue                                                   303   200   200   200   200   403   403   403
+GET   /campaigns                                                       200   200   200   200   200   200   200   200
+GET   /campaigns/manage                                                303   200   200   403   200   403   403   403
+GET   /campaigns/manage/new                                            303   200   200   403   200   403   403   403
+GET   /campaigns/manage/{campaign_id}                                  303   200   200   403   200   403   403   403
+GET   /campaigns/{campaign_id}                                         200   200   200   200   200   200   200   200
 GET   /digests                                                         303   200   200   403   200   200   403   403
 GET   /digests/{digest_id}                                             303   200   200   403   200   200   403   403
 GET   /digests/{digest_id}.pdf                                         303   404   404   403   404   404   403   403
@@ -116,6 +122,9 @@ POST  /api/suggestions                                                 401   403
 POST  /api/suggestions/{suggestion_id}/communications                  401   200   200   403   200   403   403   403
 POST  /api/suggestions/{suggestion_id}/erasure                         401   409   409   403   409   403   403   403
 POST  /api/track/{tracking_code}/rating                                200   200   200   200   200   200   200   200
+POST  /campaigns/manage                                                401   303   303   403   303   403   403   403
+POST  /campaigns/manage/{campaign_id}/feedback                         401   303   303   403   303   403   403   403
+POST  /campaigns/suggest                                               422   422   422   422   422   422   422   422
 POST  /digests                                                         401   303   303   403   303   403   403   403
 POST  /digests/{digest_id}/items/{suggestion_id}/instruction           401   403   303   403   303   303   403   403
 POST  /login                                                           401   401   401   401   401   401   401   401
@@ -226,6 +235,13 @@ ASK: dict[str, Cell] = {
         {"has_instruction": True, "text": "请研究落实", "leader": "市领导", "instructed_on": "2026-11-21"},
     ),
     "POST /api/campaigns": Cell("fresh_code", CAMPAIGN),
+    "POST /campaigns/suggest": Cell("none", {**FORM, "campaign": "{campaign_id}"}, form=True),
+    "POST /campaigns/manage": Cell(
+        "fresh_code", {**CAMPAIGN, "code": "page-{n}", "host_units": "city-transport"}, form=True
+    ),
+    "POST /campaigns/manage/{campaign_id}/feedback": Cell(
+        "fresh_campaign", {"summary": "共收到建议十条", "next_steps": "纳入明年规划"}, form=True
+    ),
     "GET /digests/{digest_id}": Cell("digest"),
     "GET /digests/{digest_id}.pdf": Cell("digest"),
     "POST /digests": Cell("none", {}, form=True),
