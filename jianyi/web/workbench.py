@@ -251,4 +251,3 @@ def suggestion_page(
     office = official.role in (Role.office, Role.supervisor, Role.admin)
     run = f"{prefect}/runs/flow-run/{s.flow_run_id}" if office and prefect and s.flow_run_id else None
     return render(request, "suggestion.html.j2", {"s": s, "flow_run": run})
-
