@@ -6,6 +6,7 @@ collective feedback published and visible to all. axe-core on each page, phone-w
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,10 @@ from playwright.sync_api import Browser, Page, expect
 from support import SUGGESTION, triage
 from test_pages_browser import SCRIPT, _set_password, _step_of, _wait, check, sign_in
 
+from jianyi.models import Campaign, Suggestion
+from jianyi.models.base import utcnow
 from jianyi.models.enums import Role, StepKind, StepState
+from jianyi.rules.calendar import SHANGHAI
 from jianyi.services import auth
 
 pytestmark = pytest.mark.e2e
@@ -112,3 +116,72 @@ def test_a_leader_instructs_an_important_item_by_clicking(
         other.close()
     page.get_by_role("link", name="重要建议").click()  # what became of it
     expect(page.get_by_role("row", name=re.compile("加密早高峰"))).to_contain_text(instruction)
+
+
+def _local(delta: timedelta) -> str:
+    """A datetime-local input's value (Shanghai wall time)."""
+    return (utcnow() + delta).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_a_campaign_is_opened_answered_and_its_feedback_published(
+    web: Any, page: Page, browser: Browser, results: Path
+) -> None:
+    topic = f"夜间公交线路优化{SCRIPT}"
+    _set_password(web, "office", "wang-campaign")
+    sign_in(page, "wang-campaign")  # the office opens the campaign
+    page.get_by_role("link", name="主动征集").click()
+    page.get_by_role("button", name="发起主动征集").click()
+    page.get_by_label("征集议题").fill(topic)
+    page.get_by_label("征集说明").fill("围绕夜间出行需求，向社会征集线路优化建议。")
+    page.locator("#f-code").fill("night-bus-web")
+    page.get_by_label("承办单位（代码，以逗号分隔）").fill("city-transport")
+    page.get_by_label("开始时间").fill(_local(-timedelta(hours=1)))
+    page.get_by_label("截止时间").fill(_local(-timedelta(hours=2)))  # before it opens: refused
+    page.get_by_role("button", name="发起征集").click()
+    expect(page.locator("#e-closes_at")).to_be_visible()
+    check(page, results, "campaign-new")
+    page.get_by_label("截止时间").fill(_local(timedelta(days=14)))
+    page.get_by_role("button", name="发起征集").click()
+    expect(page.locator("#state")).to_have_text("征集中")
+    campaign_id = int(page.url.rsplit("/", 1)[1])
+
+    public = browser.new_context(viewport={"width": 375, "height": 740}, locale="zh-CN", base_url=web.url)
+    try:
+        citizen = public.new_page()
+        citizen.goto("/")
+        citizen.get_by_role("link", name="主动征集").click()
+        citizen.get_by_role("link", name=topic).click()
+        expect(citizen.locator("#hosts")).to_have_text("上海市交通委员会")
+        expect(citizen.locator("#channels")).to_contain_text("网上征集页面")
+        expect(citizen.locator("#deadline")).not_to_be_empty()
+        check(citizen, results, "campaign-page")
+        citizen.get_by_label("标题").fill("关于增开夜宵公交线的建议")
+        citizen.get_by_label("存在的问题").fill("夜间下班后没有公交可乘。")
+        citizen.get_by_label("具体建议措施").fill("增开23点后的夜宵线。")
+        citizen.get_by_label("姓名或单位名称").fill("王五")
+        citizen.get_by_label("电子邮箱").fill("night-rider@example.com")
+        citizen.get_by_role("button", name="提交建议").click()
+        expect(citizen.get_by_role("heading", name="您的建议已提交")).to_be_visible()
+        with web.sessions() as session:
+            code = citizen.locator("#tracking-code").inner_text()
+            assert session.query(Suggestion).filter_by(tracking_code=code).one().campaign == "night-bus-web"
+            campaign = session.get_one(Campaign, campaign_id)  # the clock moves past the window's end
+            campaign.closes_at = utcnow() - timedelta(minutes=1)
+            session.commit()
+
+        page.reload()  # the office writes and publishes the collective feedback
+        page.get_by_label("情况综述").fill("共收到夜间公交建议，整理形成三条线路方案。")
+        page.get_by_label("下一步工作").fill("明年一季度试运行。")
+        check(page, results, "campaign-office")
+        page.get_by_role("button", name="发布集中反馈").click()
+        expect(page.locator("#state")).to_have_text("已发布集中反馈")
+
+        citizen.goto(f"/campaigns/{campaign_id}")
+        expect(citizen.locator("#feedback-summary")).to_have_text(
+            "共收到夜间公交建议，整理形成三条线路方案。"
+        )
+        expect(citizen.locator("#participants")).to_have_text("1")
+        check(citizen, results, "campaign-feedback")
+        assert "night-rider@example.com" not in citizen.content()  # no personal data
+    finally:
+        public.close()
