@@ -11,13 +11,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from engine import EngineDriver
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from jianyi.api.app import create_app
 from jianyi.models import Campaign, OutboxMessage, Suggestion, User
 from jianyi.models.base import utcnow
-from jianyi.models.enums import Channel
+from jianyi.models.enums import Channel, StepKind
 from jianyi.rules.calendar import SHANGHAI
 from jianyi.services import accounts
 from jianyi.web.accounts import COOKIE
@@ -62,7 +63,7 @@ def _open_campaign(http: TestClient, token: str, **change: Any) -> Any:
         "topic": "夜间公交<script>x</script>线路优化",
         "explanation": "围绕夜间出行需求，征集线路优化建议。",
         "code": "night-bus",
-        "host_units": "city-transport",
+        "host_units": "city-transport，city-police",
         "channels": ["web", "app"],
         "opens_at": _local(-timedelta(hours=1)),
         "closes_at": _local(timedelta(days=10)),
@@ -97,7 +98,7 @@ def test_a_campaign_is_opened_answered_and_its_feedback_published(
     assert listing.status_code == 200 and f'href="/campaigns/{campaign_id}"' in listing.text
     page = public.get(f"/campaigns/{campaign_id}")
     assert page.status_code == 200 and "&lt;script&gt;" in page.text  # escaped
-    for shown in ("围绕夜间出行需求", "上海市交通委员会", "网上征集页面", "随申办", 'id="deadline"'):
+    for shown in ("围绕夜间出行需求", "上海市交通委员会、上海市公安局", "网上征集页面", "随申办", 'id="deadline"'):
         assert shown in page.text, shown
     token = _token(page.text)
     answer = {**FORM, "campaign": str(campaign_id)}
@@ -111,6 +112,13 @@ def test_a_campaign_is_opened_answered_and_its_feedback_published(
     with sessions() as session:
         stored = session.query(Suggestion).one()
         assert stored.campaign == "night-bus" and stored.channel is Channel.web
+    # At triage the campaign's host units are proposed (no routing rows of its own in the rules).
+    driver = EngineDriver(sessions, users)
+    driver.advance(stored.id)
+    [triage] = [s for s in driver.open_steps(stored.id) if s.kind is StepKind.triage]
+    desk = http.get(f"/steps/{triage.id}")
+    assert 'id="proposal"' in desk.text and "campaign:night-bus" in desk.text
+    assert 'name="lead_unit" value="city-transport"' in desk.text and 'value="city-police"' in desk.text
 
     with sessions() as session:  # the clock moves past the window's end
         campaign = session.get_one(Campaign, campaign_id)
