@@ -46,6 +46,22 @@ def open_(
         )
 
 
+@commendation_app.command("nominate")
+def nominate(
+    year: int = typer.Argument(...),
+    suggestion_id: int = typer.Argument(...),
+    now: datetime | None = typer.Option(None, "--now"),
+    token: str | None = TokenOption,
+) -> None:
+    """Nominate an adopted or partly adopted item by hand (it must be implemented: waiting at its
+    commendation_result step)."""
+    with session() as db:
+        item = commendation.nominate_item(
+            db, actor=actor(db, token), year=year, suggestion_id=suggestion_id, now=_at(now)
+        )
+        emit({"suggestion_id": item.suggestion_id, "source": item.source, "year": year})
+
+
 @commendation_app.command("draw")
 def draw(
     year: int = typer.Argument(...),

@@ -18,7 +18,17 @@ from starlette.types import Scope
 from jianyi.api.errors import PageError
 from jianyi.errors import JianyiError
 from jianyi.settings import get_settings
-from jianyi.web import accounts, board, campaign_desk, campaigns, leader, public, static, workbench
+from jianyi.web import (
+    accounts,
+    board,
+    campaign_desk,
+    campaigns,
+    commendations,
+    leader,
+    public,
+    static,
+    workbench,
+)
 from jianyi.web.errors import csrf_failed, pages_or
 from jianyi.web.templating import templates
 
@@ -60,6 +70,7 @@ def install(app: FastAPI) -> None:
         leader.router,
         campaign_desk.router,  # before campaigns': /campaigns/manage is not a campaign's id
         campaigns.router,
+        commendations.router,
     ):
         app.include_router(router)
 

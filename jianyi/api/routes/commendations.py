@@ -32,6 +32,10 @@ class ScoreIn(BaseModel):
     score: int = Field(ge=0, le=100)
 
 
+class NominationIn(BaseModel):
+    suggestion_id: int = Field(ge=1, le=2**31 - 1, description="an adopted or partly adopted item")
+
+
 YearPath = Annotated[int, Path(ge=2000, le=2100)]
 
 
@@ -52,6 +56,16 @@ def open_cycle(year: YearPath, session: SessionDep, actor: CurrentActor) -> dict
 def get_cycle(year: YearPath, session: SessionDep, actor: CurrentActor) -> dict[str, Any]:
     commendation.require_office(session, actor)
     return commendation.view(session, commendation.get_cycle(session, year=year))
+
+
+@router.post("/{year}/nominations", status_code=201, responses=documented(409))
+def nominate(year: YearPath, body: NominationIn, session: SessionDep, actor: CurrentActor) -> dict[str, Any]:
+    """The office's manual nomination of an adopted or partly adopted item, implemented (it waits at
+    its ``commendation_result`` step); 409 while it is not implemented yet, or nominated already."""
+    item = commendation.nominate_item(
+        session, actor=actor, year=year, suggestion_id=body.suggestion_id, now=utcnow()
+    )
+    return {"suggestion_id": item.suggestion_id, "source": item.source, "year": year}
 
 
 @router.post("/{year}/panel", responses=documented(409))

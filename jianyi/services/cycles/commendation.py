@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from jianyi.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jianyi.models import CommendationCycle, Expert, Nomination, Step, Suggestion, Unit, User
-from jianyi.models.enums import Role, StepKind, StepState
+from jianyi.models.enums import Decision, Role, StepKind, StepState
 from jianyi.services import audit, steps
 from jianyi.services.actors import Actor
 from jianyi.services.deadlines import current_rules
@@ -125,6 +125,61 @@ def nominate(session: Session, *, cycle: CommendationCycle, now: datetime) -> in
         )
     session.flush()
     return len(waiting)
+
+
+def nominate_item(
+    session: Session, *, actor: Actor, year: int, suggestion_id: int, now: datetime
+) -> Nomination:
+    """The office's manual nomination of an adopted or partly adopted item, whenever it was
+    implemented (e.g. before the window, or after it closed): it must wait at its open
+    ``commendation_result`` step, where the cycle's publication completes it. One not yet implemented
+    is refused (409): its case has no such step to wait at until its implementation is done."""
+    require_office(session, actor)
+    cycle = get_cycle(session, year=year)
+    if cycle.state != NOMINATING:
+        raise Conflict(f"the {year} cycle no longer takes nominations")
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        raise _invalid("suggestion_id", f"no suggestion {suggestion_id}")
+    if suggestion.decision not in (Decision.adopt, Decision.partly_adopt):
+        raise _invalid("suggestion_id", f"suggestion {suggestion_id} was not adopted or partly adopted")
+    taken = session.scalar(
+        select(Nomination.cycle_id)
+        .join(CommendationCycle, CommendationCycle.id == Nomination.cycle_id)
+        .where(Nomination.suggestion_id == suggestion_id, CommendationCycle.state != PUBLISHED)
+    )
+    if taken is not None:
+        raise Conflict(f"suggestion {suggestion_id} is nominated already")
+    step = session.scalar(
+        select(Step).where(
+            Step.suggestion_id == suggestion_id,
+            Step.kind == StepKind.commendation_result,
+            Step.state == StepState.open,
+        )
+    )
+    if step is None:
+        raise Conflict(
+            f"suggestion {suggestion_id} is not implemented yet (stage {suggestion.stage.value}): "
+            "nominate it once its implementation is done"
+        )
+    item = Nomination(
+        cycle_id=cycle.id,
+        suggestion_id=suggestion_id,
+        step_id=step.id,
+        source="manual",
+        scores={},
+        nominated_at=now,
+    )
+    session.add(item)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="commendation.nominated",
+        suggestion_id=suggestion_id,
+        detail={"year": year, "source": "manual"},
+    )
+    return item
 
 
 def draw_panel(session: Session, *, actor: Actor, year: int, seed: str | None = None) -> CommendationCycle:
