@@ -23,11 +23,12 @@ def _at(now: datetime | None) -> datetime:
 def expert_add(
     name: str = typer.Argument(...),
     unit: str | None = typer.Option(None, "--unit"),
+    user: int | None = typer.Option(None, "--user", help="their account's id: they score in their own name"),
     token: str | None = TokenOption,
 ) -> None:
     """Add a reviewer to the pool (``--unit``: where they work, for conflicts)."""
     with session() as db:
-        expert = commendation.add_expert(db, actor=actor(db, token), name=name, unit=unit)
+        expert = commendation.add_expert(db, actor=actor(db, token), name=name, unit=unit, user_id=user)
         emit({"id": expert.id, "name": expert.name})
 
 

@@ -17,7 +17,9 @@ commendation's approval is the head of the city office's alone, and none of thes
 403 for all. The rating is the proposer's, proven by the check code whoever else
 asks (its wrong-code refusals: tests/api/test_tracking_secrets.py). A campaign's public form answers
 the seeded campaign, whose window has ended: 422 (what was typed kept in the home page's form). A manual
-nomination to the commendation names the seeded case, not adopted: 422."""
+nomination to the commendation names the seeded case, not adopted: 422. None of these officials
+is a commendation reviewer: a reviewer's own pages and scores are 403 for all (their positive path:
+tests/cycles/test_commendation_manual.py)."""
 
 from __future__ import annotations
 
@@ -90,6 +92,7 @@ GET   /campaigns/manage/new                                            303   200
 GET   /campaigns/manage/{campaign_id}                                  303   200   200   403   200   403   403   403
 GET   /campaigns/{campaign_id}                                         200   200   200   200   200   200   200   200
 GET   /commendations/manage                                            303   200   200   403   200   403   403   403
+GET   /commendations/review                                            303   403   403   403   403   403   403   403
 GET   /digests                                                         303   200   200   403   200   200   403   403
 GET   /digests/{digest_id}                                             303   200   200   403   200   200   403   403
 GET   /digests/{digest_id}.pdf                                         303   404   404   403   404   404   403   403
@@ -112,6 +115,7 @@ POST  /api/commendations/experts                                       401   201
 POST  /api/commendations/{year}                                        401   201   201   403   201   403   403   403
 POST  /api/commendations/{year}/approve                                401   403   403   403   403   403   403   403
 POST  /api/commendations/{year}/nominations                            401   422   422   403   422   403   403   403
+POST  /api/commendations/{year}/my-scores                              401   403   403   403   403   403   403   403
 POST  /api/commendations/{year}/panel                                  401   422   422   403   422   403   403   403
 POST  /api/commendations/{year}/publish                                401   409   409   403   409   403   403   403
 POST  /api/commendations/{year}/scores                                 401   409   409   403   409   403   403   403
@@ -129,6 +133,7 @@ POST  /campaigns/manage                                                401   303
 POST  /campaigns/manage/{campaign_id}/feedback                         401   303   303   403   303   403   403   403
 POST  /campaigns/suggest                                               422   422   422   422   422   422   422   422
 POST  /commendations/manage/{year}/nominations                         401   422   422   403   422   403   403   403
+POST  /commendations/review/{year}/{suggestion_id}                     401   403   403   403   403   403   403   403
 POST  /digests                                                         401   303   303   403   303   403   403   403
 POST  /digests/{digest_id}/items/{suggestion_id}/instruction           401   403   303   403   303   303   403   403
 POST  /login                                                           401   401   401   401   401   401   401   401
@@ -261,6 +266,10 @@ ASK: dict[str, Cell] = {
     "POST /api/commendations/{year}": Cell("fresh_year"),
     "POST /api/commendations/{year}/panel": Cell("case", {"seed": "matrix"}),
     "POST /api/commendations/{year}/nominations": Cell("case", {"suggestion_id": "{suggestion_id}"}),
+    "POST /api/commendations/{year}/my-scores": Cell(
+        "case", {"suggestion_id": "{suggestion_id}", "score": 80}
+    ),
+    "POST /commendations/review/{year}/{suggestion_id}": Cell("case", {"score": "80"}, form=True),
     "POST /commendations/manage/{year}/nominations": Cell(
         "case", {"tracking_code": "{tracking_code}"}, form=True
     ),

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from jianyi.api.app import create_app
 from jianyi.cli.main import app
-from jianyi.models import Nomination, Step, Suggestion, User
+from jianyi.models import Expert, Nomination, Step, Suggestion, User
 from jianyi.models.enums import Role, StepKind, StepState
 from jianyi.models.schemas import SuggestionIn
 from jianyi.services import accounts, auth, intake, steps
@@ -147,3 +147,80 @@ def test_the_office_nominates_an_adopted_item_by_hand(
             assert step is not None and step.state is StepState.submitted and step.input["selected"] is True
         ranks = {n.suggestion_id: n.rank for n in session.scalars(select(Nomination))}
     assert ranks == {outside: 1, late: 2, automatic: 3}
+
+
+def test_a_reviewer_scores_in_their_own_name(
+    clock: Clock, users: Any, sessions: sessionmaker[Session], reports_home: Path
+) -> None:
+    theirs = implemented(clock, 0, IN_WINDOW)  # handled by city-transport: the reviewer's own unit
+    other = implemented(clock, 1, IN_WINDOW + timedelta(hours=1))  # by city-edu
+    http = TestClient(create_app())
+    office = {"Authorization": f"Bearer {users.tokens['office']}"}
+    assert http.post("/api/commendations/2027", headers=office).status_code == 201
+    with sessions() as session:
+        user, token = auth.create_user(
+            session, name="专家 甲", role=Role.department, unit_code="city-transport"
+        )
+        session.commit()
+        reviewer_user = user.id
+    runner = CliRunner()  # the office links the reviewer's account to their expert record
+    env = {"JIANYI_TOKEN": users.tokens["office"]}
+    added = runner.invoke(
+        app,
+        ["commendation", "expert-add", "专家甲", "--unit", "city-transport", "--user", str(reviewer_user)],
+        env=env,
+    )
+    assert added.exit_code == 0, added.output
+    again = http.post(
+        "/api/commendations/experts", headers=office, json={"name": "又一个", "user_id": reviewer_user}
+    )
+    assert again.status_code == 409  # one expert record per account
+    for n in range(4):
+        made = http.post("/api/commendations/experts", headers=office, json={"name": f"专家{n}"})
+        assert made.status_code == 201
+    assert http.post("/api/commendations/2027/panel", headers=office, json={"seed": "own"}).status_code == 200
+
+    mine = {"Authorization": f"Bearer {token}"}
+    scored = http.post(
+        "/api/commendations/2027/my-scores", headers=mine, json={"suggestion_id": other, "score": 77}
+    )
+    assert scored.status_code == 200
+    conflict = http.post(
+        "/api/commendations/2027/my-scores", headers=mine, json={"suggestion_id": theirs, "score": 99}
+    )
+    assert conflict.status_code == 422 and "conflict" in conflict.text
+    not_theirs = http.post(
+        "/api/commendations/2027/my-scores", headers=office, json={"suggestion_id": other, "score": 10}
+    )
+    assert not_theirs.status_code == 403  # the office is no reviewer
+
+    with sessions() as session:
+        cookie = accounts.start_session(session, user=session.get_one(User, reviewer_user))
+        session.commit()
+    page = TestClient(create_app(), follow_redirects=False)
+    page.cookies.set(COOKIE, cookie)
+    shown = page.get("/commendations/review", params={"year": 2027})
+    assert shown.status_code == 200 and f'id="item-{other}"' in shown.text
+    assert f'id="item-{theirs}"' not in shown.text  # their own unit's item: left out
+    assert 'value="77"' in shown.text
+    found = re.search(r'name="csrftoken" value="([^"]+)"', shown.text)
+    assert found
+    url = f"/commendations/review/2027/{other}"
+    wrong = page.post(url, data={"score": "150", "csrftoken": found.group(1)})
+    assert wrong.status_code == 422 and f'id="e-score-{other}"' in wrong.text
+    assert (
+        page.post(
+            f"/commendations/review/2027/{theirs}", data={"score": "90", "csrftoken": found.group(1)}
+        ).status_code
+        == 422
+    )
+    assert page.post(url, data={"score": "88", "csrftoken": found.group(1)}).status_code == 303
+    with sessions() as session:
+        expert_id = session.scalar(select(Expert.id).where(Expert.user_id == reviewer_user))
+        scores = {n.suggestion_id: n.scores for n in session.scalars(select(Nomination))}
+    assert scores[other][str(expert_id)] == 88 and str(expert_id) not in scores[theirs]
+    with sessions() as session:  # an official who is no reviewer: refused
+        cookie = accounts.start_session(session, user=session.get_one(User, users.actors["office"].user_id))
+        session.commit()
+    page.cookies.set(COOKIE, cookie)
+    assert page.get("/commendations/review", params={"year": 2027}).status_code == 403
