@@ -98,7 +98,13 @@ def test_a_campaign_is_opened_answered_and_its_feedback_published(
     assert listing.status_code == 200 and f'href="/campaigns/{campaign_id}"' in listing.text
     page = public.get(f"/campaigns/{campaign_id}")
     assert page.status_code == 200 and "&lt;script&gt;" in page.text  # escaped
-    for shown in ("围绕夜间出行需求", "上海市交通委员会、上海市公安局", "网上征集页面", "随申办", 'id="deadline"'):
+    for shown in (
+        "围绕夜间出行需求",
+        "上海市交通委员会、上海市公安局",
+        "网上征集页面",
+        "随申办",
+        'id="deadline"',
+    ):
         assert shown in page.text, shown
     token = _token(page.text)
     answer = {**FORM, "campaign": str(campaign_id)}
