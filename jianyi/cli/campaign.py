@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import typer
-from prefect.settings import PREFECT_API_URL
 from pydantic import ValidationError
 
 from jianyi.cli.common import TokenOption, actor, domain_errors_as_exit_codes, emit, fail, session
@@ -26,15 +25,10 @@ def _at(now: datetime | None) -> datetime:
 
 def _advance(campaign_id: int, at: datetime, local: bool) -> None:
     """Run the campaign's cycle: as a Prefect flow run when PREFECT_API_URL is set, else here."""
+    from jianyi.tasks.campaigns import run_cycle
+
     with domain_errors_as_exit_codes():
-        if local or not PREFECT_API_URL.value():
-            from jianyi.tasks.campaigns import advance_campaign
-
-            advance_campaign(campaign_id, at)
-        else:
-            from jianyi.flows.campaigns import campaign_cycle
-
-            campaign_cycle(campaign_id=campaign_id, now=at.isoformat())
+        run_cycle(campaign_id, at, local=local)
 
 
 def _valid(model: type[CampaignIn] | type[FeedbackIn], values: dict[str, object]) -> CampaignIn | FeedbackIn:

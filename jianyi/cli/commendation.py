@@ -23,11 +23,12 @@ def _at(now: datetime | None) -> datetime:
 def expert_add(
     name: str = typer.Argument(...),
     unit: str | None = typer.Option(None, "--unit"),
+    user: int | None = typer.Option(None, "--user", help="their account's id: they score in their own name"),
     token: str | None = TokenOption,
 ) -> None:
     """Add a reviewer to the pool (``--unit``: where they work, for conflicts)."""
     with session() as db:
-        expert = commendation.add_expert(db, actor=actor(db, token), name=name, unit=unit)
+        expert = commendation.add_expert(db, actor=actor(db, token), name=name, unit=unit, user_id=user)
         emit({"id": expert.id, "name": expert.name})
 
 
@@ -44,6 +45,22 @@ def open_(
                 db, commendation.open_cycle(db, actor=actor(db, token), year=year, now=_at(now))
             )
         )
+
+
+@commendation_app.command("nominate")
+def nominate(
+    year: int = typer.Argument(...),
+    suggestion_id: int = typer.Argument(...),
+    now: datetime | None = typer.Option(None, "--now"),
+    token: str | None = TokenOption,
+) -> None:
+    """Nominate an adopted or partly adopted item by hand (it must be implemented: waiting at its
+    commendation_result step)."""
+    with session() as db:
+        item = commendation.nominate_item(
+            db, actor=actor(db, token), year=year, suggestion_id=suggestion_id, now=_at(now)
+        )
+        emit({"suggestion_id": item.suggestion_id, "source": item.source, "year": year})
 
 
 @commendation_app.command("draw")

@@ -133,8 +133,11 @@ def _extensions(sources: Sequence[Source]) -> list[Problem]:
 def _routing(sources: Sequence[Source], units: Mapping[str, UnitKind] | None) -> list[Problem]:
     problems: list[Problem] = []
     rows = list(_items(sources, "routing"))
+    # A campaign's own rows are tried before the others (lookup.route_rule): the catch-all is the
+    # last of the rows that name no campaign.
+    general = [(source.name, loc) for source, loc, rule in rows if not rule.match.campaigns]
     seen: dict[Any, tuple[Source, Loc]] = {}
-    for position, (source, loc, rule) in enumerate(rows):
+    for source, loc, rule in rows:
         if rule.match.category is not None:
             # The proposal is made before triage, and only triage says the category: such a row
             # would never match. Keywords in the title or content say the same thing in time.
@@ -146,7 +149,7 @@ def _routing(sources: Sequence[Source], units: Mapping[str, UnitKind] | None) ->
                     "never matches: match keywords of the title or content instead",
                 )
             )
-        if rule.match.is_catch_all and position < len(rows) - 1:
+        if rule.match.is_catch_all and (source.name, loc) != general[-1]:
             problems.append(
                 _at(
                     source,
@@ -154,7 +157,12 @@ def _routing(sources: Sequence[Source], units: Mapping[str, UnitKind] | None) ->
                     "matches everything: only the last route may, or later ones never apply",
                 )
             )
-        signature = (rule.match.category, frozenset(rule.match.keywords), frozenset(rule.match.districts))
+        signature = (
+            rule.match.category,
+            frozenset(rule.match.keywords),
+            frozenset(rule.match.districts),
+            frozenset(rule.match.campaigns),
+        )
         if signature in seen:
             problems.append(
                 _at(

@@ -164,22 +164,54 @@ def communications_for(
 
 
 def route_rule(
-    ruleset: RuleSet, *, category: str | None, text: str, district: str | None
+    ruleset: RuleSet,
+    *,
+    category: str | None,
+    text: str,
+    district: str | None,
+    campaign: str | None = None,
 ) -> RouteRule | None:
-    """The first routing row that matches (its id says why the units were proposed)."""
+    """The routing row that matches (its id says why the units were proposed): for an item answering
+    a campaign, the first of that campaign's own rows (``match.campaigns``) wherever they stand in
+    the table; else the first of the rows that name no campaign."""
+    if campaign:
+        own = campaign_route_rule(ruleset, campaign=campaign, category=category, text=text, district=district)
+        if own is not None:
+            return own
     return next(
         (
             rule
             for rule in ruleset.routing
-            if rule.match.matches(category=category, text=text, district=district)
+            if not rule.match.campaigns
+            and rule.match.matches(category=category, text=text, district=district)
+        ),
+        None,
+    )
+
+
+def campaign_route_rule(
+    ruleset: RuleSet, *, campaign: str, category: str | None, text: str, district: str | None
+) -> RouteRule | None:
+    """The first of a campaign's own routing rows that matches, or None."""
+    return next(
+        (
+            rule
+            for rule in ruleset.routing
+            if campaign in rule.match.campaigns
+            and rule.match.matches(category=category, text=text, district=district, campaign=campaign)
         ),
         None,
     )
 
 
 def route(
-    ruleset: RuleSet, *, category: str | None, text: str, district: str | None
+    ruleset: RuleSet,
+    *,
+    category: str | None,
+    text: str,
+    district: str | None,
+    campaign: str | None = None,
 ) -> tuple[str, tuple[str, ...]] | None:
     """(lead unit code, co-handling unit codes) proposed for triage, or None when no row matches."""
-    rule = route_rule(ruleset, category=category, text=text, district=district)
+    rule = route_rule(ruleset, category=category, text=text, district=district, campaign=campaign)
     return (rule.lead, tuple(rule.co)) if rule is not None else None

@@ -104,13 +104,15 @@ class CommunicationRule(RuleModel):
 
 class RouteMatch(RuleModel):
     """Every given field must hold: the category is equal, any keyword occurs in the text, the
-    district is one of those listed. An empty match matches everything (a catch-all, last row only)."""
+    district is one of those listed, the item answers one of the campaigns listed (a campaign's own
+    routing). An empty match matches everything (a catch-all, last row only)."""
 
     category: Text | None = None
     keywords: list[Text] = Field(default_factory=list)  # any of them
     districts: list[UnitCode] = Field(default_factory=list)  # district office codes, e.g. pudong-office
+    campaigns: list[Text] = Field(default_factory=list)  # campaign codes (主动征集), e.g. 2027-transit
 
-    @field_validator("keywords", "districts")
+    @field_validator("keywords", "districts", "campaigns")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
         unique(value, "entry")
@@ -118,10 +120,14 @@ class RouteMatch(RuleModel):
 
     @property
     def is_catch_all(self) -> bool:
-        return self.category is None and not self.keywords and not self.districts
+        return self.category is None and not self.keywords and not self.districts and not self.campaigns
 
-    def matches(self, *, category: str | None, text: str, district: str | None) -> bool:
+    def matches(
+        self, *, category: str | None, text: str, district: str | None, campaign: str | None = None
+    ) -> bool:
         if self.category is not None and (category or "").strip() != self.category:
+            return False
+        if self.campaigns and campaign not in self.campaigns:
             return False
         if self.districts and district not in self.districts:
             return False

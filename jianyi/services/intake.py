@@ -112,16 +112,22 @@ def receive(
     region_id = _region_id(session, data)
     office = handling_office(session, unit_id=actor.unit_id)
     now = now or utcnow()
-    if data.campaign_id is not None:  # answers a campaign by reference: stored with its code
-        from jianyi.services.cycles.campaigns import for_intake
+    return Receipt(actor, _answering(session, data, now), now, region_id, office.id)
 
-        code = for_intake(session, campaign_id=data.campaign_id, channel=data.channel.value, now=now)
-        if data.campaign not in (None, code):
-            raise InvalidInput(
-                "campaign: give campaign_id alone", detail=[{"field": "campaign", "message": "conflicts"}]
-            )
-        data = data.model_copy(update={"campaign": code})
-    return Receipt(actor, data, now, region_id, office.id)
+
+def _answering(session: Session, data: SuggestionIn, now: datetime) -> SuggestionIn:
+    """A suggestion answering a campaign by reference is stored with its code (the campaign open now
+    and taking its channel, else 422 naming ``campaign_id`` or ``channel``)."""
+    if data.campaign_id is None:
+        return data
+    from jianyi.services.cycles.campaigns import for_intake
+
+    code = for_intake(session, campaign_id=data.campaign_id, channel=data.channel.value, now=now)
+    if data.campaign not in (None, code):
+        raise InvalidInput(
+            "campaign: give campaign_id alone", detail=[{"field": "campaign", "message": "conflicts"}]
+        )
+    return data.model_copy(update={"campaign": code})
 
 
 def store(session: Session, receipt: Receipt) -> IntakeResult:
@@ -198,7 +204,8 @@ def receive_public(session: Session, *, data: SuggestionIn, now: datetime | None
     intake unit, so the city office handles it."""
     region_id = _region_id(session, data)
     office = handling_office(session, unit_id=None)
-    return Receipt(PUBLIC_WEB, data, now or utcnow(), region_id, office.id)
+    now = now or utcnow()
+    return Receipt(PUBLIC_WEB, _answering(session, data, now), now, region_id, office.id)
 
 
 # A unit of work an entry point opens: it commits (or rolls back) when its block ends.

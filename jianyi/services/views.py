@@ -42,6 +42,7 @@ from jianyi.models.schemas import PublicTracking, StepView, SuggestionView, Time
 from jianyi.rules.lookup import route_rule
 from jianyi.services import check_codes, communication_duties, deadlines
 from jianyi.services.actors import Actor
+from jianyi.services.cycles.campaigns import routing_proposal
 from jianyi.services.lifecycle.stages import spec_of
 
 PUBLIC_COMMUNICATIONS = {
@@ -187,15 +188,19 @@ def _instruction(session: Session, suggestion: Suggestion) -> dict[str, Any] | N
 
 
 def _triage_proposal(session: Session, suggestion: Suggestion) -> dict[str, Any] | None:
-    """The routing table's proposal (first match wins) for the handler to confirm or change."""
+    """The routing table's proposal for the handler to confirm or change. An item answering a
+    campaign: the campaign's own rows of the table, else its host units (the first leads); any
+    other item: the table's first match."""
     office = session.get(Unit, suggestion.office_unit_id)
     district = office.code if office is not None and office.kind is UnitKind.district_office else None
-    rule = route_rule(
-        deadlines.current_rules(),
-        category=suggestion.category,
-        text=f"{suggestion.title}\n{suggestion.content}",
-        district=district,
-    )
+    rules, text = deadlines.current_rules(), f"{suggestion.title}\n{suggestion.content}"
+    if suggestion.campaign:
+        proposal = routing_proposal(
+            session, code=suggestion.campaign, category=suggestion.category, text=text, district=district
+        )
+        if proposal is not None:
+            return proposal
+    rule = route_rule(rules, category=suggestion.category, text=text, district=district)
     if rule is None:
         return None
     return {"kind": "suggestion", "lead_unit": rule.lead, "co_units": list(rule.co), "rule": rule.id}

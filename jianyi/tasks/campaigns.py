@@ -27,6 +27,19 @@ def advance_campaign(campaign_id: int, now: datetime) -> dict[str, int | bool]:
     return {"closed": close_campaign(campaign_id, now), "messages_queued": publish_feedback(campaign_id, now)}
 
 
+def run_cycle(campaign_id: int, now: datetime, *, local: bool = False) -> None:
+    """Run the campaign's cycle now (the CLI, the office's feedback page): as a Prefect flow run when
+    PREFECT_API_URL is set, else here."""
+    from prefect.settings import PREFECT_API_URL
+
+    if local or not PREFECT_API_URL.value():
+        advance_campaign(campaign_id, now)
+    else:
+        from jianyi.flows.campaigns import campaign_cycle  # the flow imports these tasks
+
+        campaign_cycle(campaign_id=campaign_id, now=now.isoformat())
+
+
 @task(name="close", cache_policy=NO_CACHE, persist_result=False)
 def close_task(campaign_id: int, now: str) -> bool:
     return close_campaign(campaign_id, datetime.fromisoformat(now))

@@ -18,12 +18,25 @@ from starlette.types import Scope
 from jianyi.api.errors import PageError
 from jianyi.errors import JianyiError
 from jianyi.settings import get_settings
-from jianyi.web import accounts, admin, board, letters, office, public, static, workbench
+from jianyi.web import (
+    accounts,
+    admin,
+    board,
+    campaign_desk,
+    campaigns,
+    commendations,
+    leader,
+    letters,
+    office,
+    public,
+    static,
+    workbench,
+)
 from jianyi.web.errors import csrf_failed, pages_or
 from jianyi.web.templating import templates
 
 # Paths whose forms are protected even from a browser that has no cookie yet (a page's first POST).
-ALWAYS_PROTECTED = frozenset({"/suggest", "/login"})
+ALWAYS_PROTECTED = frozenset({"/suggest", "/login", campaigns.SUGGEST})
 
 
 def secret_key(home: Path) -> str:
@@ -51,9 +64,20 @@ def install(app: FastAPI) -> None:
         if type_ in (JianyiError, PageError, RequestValidationError, StarletteHTTPException, Exception):
             app.add_exception_handler(type_, pages_or(handler))
     app.mount("/static/web", static.own_files(), name="static-web")
-    for router in (static.router, public.router, accounts.router, workbench.router, board.router):
-        app.include_router(router)
-    for router in (office.router, letters.router, admin.router):  # the office's and the admin's pages
+    for router in (
+        static.router,
+        public.router,
+        accounts.router,
+        workbench.router,
+        board.router,
+        leader.router,
+        campaign_desk.router,  # before campaigns': /campaigns/manage is not a campaign's id
+        campaigns.router,
+        commendations.router,
+        office.router,
+        letters.router,
+        admin.router,
+    ):
         app.include_router(router)
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)

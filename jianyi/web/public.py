@@ -7,6 +7,7 @@ client; a hidden honeypot field turns robots away; every answer is a page, never
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -20,6 +21,7 @@ from jianyi.api.deps import SessionDep
 from jianyi.api.routes.track import CheckCode, proposer_actor, tracked
 from jianyi.api.throttle import TooManyRequests, client_of, limiter_of
 from jianyi.db import read_scope, session_scope, writer_turn
+from jianyi.errors import InvalidInput
 from jianyi.models.enums import Channel
 from jianyi.models.schemas import IntakeResult, PublicTracking, SuggestionIn
 from jianyi.services import case_reading, intake, steps, views
@@ -70,12 +72,24 @@ def _accept(data: SuggestionIn) -> IntakeResult:
 
 @router.post("/suggest", response_class=HTMLResponse)
 async def suggest(request: Request) -> Response:
+    return await take_in(request, again=lambda values, errors, status: _home(request, values, errors, status))
+
+
+# What the page shows again, with the values typed and the errors beside their fields.
+Again = Callable[[dict[str, Any], dict[str, str], int], Response]
+
+
+async def take_in(
+    request: Request, *, again: Again, campaign_id: int | None = None, channel: Channel = Channel.web
+) -> Response:
+    """A public submission form posted (the home page's, or a campaign's answering it by reference):
+    the honeypot, the client's rate limit, the API's model; the receipt with the codes shown once."""
     form = await request.form()
     values = {k: str(form.get(k) or "") for k in _FORM_FIELDS}
     values["anonymous"] = "on" if form.get("anonymous") else ""
     values["confidential"] = "on" if form.get("confidential") else ""
     if form.get("website"):  # the honeypot: no person sees this field
-        return _home(request, values, {"form": "提交未成功，请刷新页面后重试。"}, status=400)
+        return again(values, {"form": "提交未成功，请刷新页面后重试。"}, 400)
     limiter, client = (
         limiter_of(request, "submissions", SUBMISSIONS, SUBMISSION_REFILL_SECONDS),
         client_of(request),
@@ -87,7 +101,8 @@ async def suggest(request: Request) -> Response:
             {
                 "title": values["title"],
                 "content": article_10(values["problem"], values["grounds"], values["proposal"]),
-                "channel": Channel.web,
+                "channel": channel,
+                "campaign_id": campaign_id,
                 "proposer": {
                     "name": values["name"],
                     "phone": values["phone"],
@@ -102,9 +117,12 @@ async def suggest(request: Request) -> Response:
         errors = {k.removeprefix("proposer."): v for k, v in chinese(exc.errors()).items()}
         if "content" in errors:
             errors["problem"] = errors.pop("content")
-        return _home(request, values, errors, status=422)
+        return again(values, errors, 422)
     limiter.failed(client)  # a submission spends one of the client's tokens
-    result = await run_in_threadpool(_accept, data)
+    try:
+        result = await run_in_threadpool(_accept, data)
+    except InvalidInput:  # the campaign closed meanwhile (intake refuses it, storing nothing)
+        return again(values, {"form": "本次征集已经截止，未能提交。"}, 422)
     response = render(request, "receipt.html.j2", {"result": result, "title": data.title})
     response.headers["cache-control"] = "no-store"  # the check code is shown this once
     return response

@@ -251,10 +251,3 @@ def suggestion_page(
     office = official.role in (Role.office, Role.supervisor, Role.admin)
     run = f"{prefect}/runs/flow-run/{s.flow_run_id}" if office and prefect and s.flow_run_id else None
     return render(request, "suggestion.html.j2", {"s": s, "flow_run": run})
-
-
-@router.get("/leader", response_class=HTMLResponse)
-def leader(request: Request, official: Official, session: SessionDep) -> Response:
-    """The important items: those awaiting the leader's instruction, and what became of earlier ones."""
-    items = case_reading.important_items(session, actor=official)
-    return render(request, "leader.html.j2", {"items": items})

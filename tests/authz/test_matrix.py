@@ -15,7 +15,11 @@ erasure before the case closes, a feedback or a panel not yet due); 204 nothing 
 A digest's rows ask of its own important case, a report's of this month's city report. The
 commendation's approval is the head of the city office's alone, and none of these officials is head:
 403 for all. The rating is the proposer's, proven by the check code whoever else
-asks (its wrong-code refusals: tests/api/test_tracking_secrets.py)."""
+asks (its wrong-code refusals: tests/api/test_tracking_secrets.py). A campaign's public form answers
+the seeded campaign, whose window has ended: 422 (what was typed kept in the home page's form). A manual
+nomination to the commendation names the seeded case, not adopted: 422. None of these officials
+is a commendation reviewer: a reviewer's own pages and scores are 403 for all (their positive path:
+tests/cycles/test_commendation_manual.py)."""
 
 from __future__ import annotations
 
@@ -90,6 +94,16 @@ GET   /board/drill                                                     303   200
 GET   /board/drill.{fmt}                                               303   200   200   200   200   403   403   403
 GET   /board/export.{fmt}                                              303   200   200   200   200   403   403   403
 GET   /board/overdue                                                   303   200   200   200   200   403   403   403
+GET   /campaigns                                                       200   200   200   200   200   200   200   200
+GET   /campaigns/manage                                                303   200   200   403   200   403   403   403
+GET   /campaigns/manage/new                                            303   200   200   403   200   403   403   403
+GET   /campaigns/manage/{campaign_id}                                  303   200   200   403   200   403   403   403
+GET   /campaigns/{campaign_id}                                         200   200   200   200   200   200   200   200
+GET   /commendations/manage                                            303   200   200   403   200   403   403   403
+GET   /commendations/review                                            303   403   403   403   403   403   403   403
+GET   /digests                                                         303   200   200   403   200   200   403   403
+GET   /digests/{digest_id}                                             303   200   200   403   200   200   403   403
+GET   /digests/{digest_id}.pdf                                         303   404   404   403   404   404   403   403
 GET   /docs                                                            200   200   200   200   200   200   200   200
 GET   /leader                                                          303   200   200   200   200   200   403   403
 GET   /login                                                           200   200   200   200   200   200   200   200
@@ -118,6 +132,8 @@ POST  /api/campaigns/{campaign_id}/feedback                            401   409
 POST  /api/commendations/experts                                       401   201   201   403   201   403   403   403
 POST  /api/commendations/{year}                                        401   201   201   403   201   403   403   403
 POST  /api/commendations/{year}/approve                                401   403   403   403   403   403   403   403
+POST  /api/commendations/{year}/nominations                            401   422   422   403   422   403   403   403
+POST  /api/commendations/{year}/my-scores                              401   403   403   403   403   403   403   403
 POST  /api/commendations/{year}/panel                                  401   422   422   403   422   403   403   403
 POST  /api/commendations/{year}/publish                                401   409   409   403   409   403   403   403
 POST  /api/commendations/{year}/scores                                 401   409   409   403   409   403   403   403
@@ -131,6 +147,13 @@ POST  /api/suggestions                                                 401   403
 POST  /api/suggestions/{suggestion_id}/communications                  401   200   200   403   200   403   403   403
 POST  /api/suggestions/{suggestion_id}/erasure                         401   409   409   403   409   403   403   403
 POST  /api/track/{tracking_code}/rating                                200   200   200   200   200   200   200   200
+POST  /campaigns/manage                                                401   303   303   403   303   403   403   403
+POST  /campaigns/manage/{campaign_id}/feedback                         401   303   303   403   303   403   403   403
+POST  /campaigns/suggest                                               422   422   422   422   422   422   422   422
+POST  /commendations/manage/{year}/nominations                         401   422   422   403   422   403   403   403
+POST  /commendations/review/{year}/{suggestion_id}                     401   403   403   403   403   403   403   403
+POST  /digests                                                         401   303   303   403   303   403   403   403
+POST  /digests/{digest_id}/items/{suggestion_id}/instruction           401   403   303   403   303   303   403   403
 POST  /login                                                           401   401   401   401   401   401   401   401
 POST  /office/communications/{planned_id}                              401   303   303   403   303   403   403   403
 POST  /office/intake                                                   401   403   200   200   200   403   403   403
@@ -264,12 +287,35 @@ ASK: dict[str, Cell] = {
         {"has_instruction": True, "text": "请研究落实", "leader": "市领导", "instructed_on": "2026-11-21"},
     ),
     "POST /api/campaigns": Cell("fresh_code", CAMPAIGN),
+    "POST /campaigns/suggest": Cell("none", {**FORM, "campaign": "{campaign_id}"}, form=True),
+    "POST /campaigns/manage": Cell(
+        "fresh_code", {**CAMPAIGN, "code": "page-{n}", "host_units": "city-transport"}, form=True
+    ),
+    "POST /campaigns/manage/{campaign_id}/feedback": Cell(
+        "fresh_campaign", {"summary": "共收到建议十条", "next_steps": "纳入明年规划"}, form=True
+    ),
+    "GET /digests/{digest_id}": Cell("digest"),
+    "GET /digests/{digest_id}.pdf": Cell("digest"),
+    "POST /digests": Cell("none", {}, form=True),
+    "POST /digests/{digest_id}/items/{suggestion_id}/instruction": Cell(
+        "digest",
+        {"answer": "instruct", "text": "请研究落实", "leader": "市领导", "instructed_on": "2026-11-21"},
+        form=True,
+    ),
     "POST /api/campaigns/{campaign_id}/feedback": Cell(
         "fresh_campaign", {"summary": "共收到建议十条", "next_steps": "纳入明年规划"}
     ),
     "POST /api/commendations/experts": Cell("none", {"name": "专家甲", "unit": "city-edu"}),
     "POST /api/commendations/{year}": Cell("fresh_year"),
     "POST /api/commendations/{year}/panel": Cell("case", {"seed": "matrix"}),
+    "POST /api/commendations/{year}/nominations": Cell("case", {"suggestion_id": "{suggestion_id}"}),
+    "POST /api/commendations/{year}/my-scores": Cell(
+        "case", {"suggestion_id": "{suggestion_id}", "score": 80}
+    ),
+    "POST /commendations/review/{year}/{suggestion_id}": Cell("case", {"score": "80"}, form=True),
+    "POST /commendations/manage/{year}/nominations": Cell(
+        "case", {"tracking_code": "{tracking_code}"}, form=True
+    ),
     "POST /api/commendations/{year}/scores": Cell("case", {"expert_id": 1, "suggestion_id": 1, "score": 80}),
     "POST /api/suggestions/{suggestion_id}/erasure": Cell("case", {"basis": "建议人依法申请删除"}),
 }

@@ -119,7 +119,9 @@ def test_the_digest_through_the_api(
         assert mail["Subject"] == "【人民建议摘报】第1期"
         [attachment] = list(mail.iter_attachments())
         assert attachment.get_content_type() == "application/pdf" and attachment.get_content() == pdf.content
-        no_personal_data(mail.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+        body = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        no_personal_data(body)
+        assert f"/digests/{digest['id']}" in body  # the page, where they instruct
     assert len(deliver(sessions, sink)) == 2  # once
 
     # Who reads the digest: leaders and the city office; not a department, not a district office.

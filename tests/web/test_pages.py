@@ -251,7 +251,7 @@ def test_a_leader_sees_the_important_items(
         users.actors["leader"] = auth.actor_for(leader)
     _sign_in(http, sessions, users, "leader", "li")
     page = http.get("/leader")
-    assert page.status_code == 200 and "关于重要事项的建议" in page.text and "待批示" in page.text
+    assert page.status_code == 200 and "关于重要事项的建议" in page.text and "事前沟通中" in page.text
     assert "关于一般事项的建议" not in page.text
     _sign_in(http, sessions, users, "transport", "zhao")  # a department: not its page
     assert http.get("/leader").status_code == 403

@@ -20,6 +20,9 @@ public = APIRouter(prefix="/api/public/commendations", tags=["commendations"])
 class ExpertIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     unit: str | None = Field(default=None, max_length=64, description="the unit they work in (conflicts)")
+    user_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="their account, to score in their own name"
+    )
 
 
 class PanelIn(BaseModel):
@@ -32,12 +35,18 @@ class ScoreIn(BaseModel):
     score: int = Field(ge=0, le=100)
 
 
+class NominationIn(BaseModel):
+    suggestion_id: int = Field(ge=1, le=2**31 - 1, description="an adopted or partly adopted item")
+
+
 YearPath = Annotated[int, Path(ge=2000, le=2100)]
 
 
 @router.post("/experts", status_code=201)
 def add_expert(body: ExpertIn, session: SessionDep, actor: CurrentActor) -> dict[str, Any]:
-    expert = commendation.add_expert(session, actor=actor, name=body.name, unit=body.unit)
+    expert = commendation.add_expert(
+        session, actor=actor, name=body.name, unit=body.unit, user_id=body.user_id
+    )
     return {"id": expert.id, "name": expert.name}
 
 
@@ -52,6 +61,16 @@ def open_cycle(year: YearPath, session: SessionDep, actor: CurrentActor) -> dict
 def get_cycle(year: YearPath, session: SessionDep, actor: CurrentActor) -> dict[str, Any]:
     commendation.require_office(session, actor)
     return commendation.view(session, commendation.get_cycle(session, year=year))
+
+
+@router.post("/{year}/nominations", status_code=201, responses=documented(409))
+def nominate(year: YearPath, body: NominationIn, session: SessionDep, actor: CurrentActor) -> dict[str, Any]:
+    """The office's manual nomination of an adopted or partly adopted item, implemented (it waits at
+    its ``commendation_result`` step); 409 while it is not implemented yet, or nominated already."""
+    item = commendation.nominate_item(
+        session, actor=actor, year=year, suggestion_id=body.suggestion_id, now=utcnow()
+    )
+    return {"suggestion_id": item.suggestion_id, "source": item.source, "year": year}
 
 
 @router.post("/{year}/panel", responses=documented(409))
@@ -71,6 +90,21 @@ def score(year: YearPath, body: ScoreIn, session: SessionDep, actor: CurrentActo
         expert_id=body.expert_id,
         suggestion_id=body.suggestion_id,
         value=body.score,
+    )
+    return {"suggestion_id": item.suggestion_id, "scores": item.scores}
+
+
+class OwnScoreIn(BaseModel):
+    suggestion_id: int = Field(ge=1, le=2**31 - 1)
+    score: int = Field(ge=0, le=100)
+
+
+@router.post("/{year}/my-scores", responses=documented(409))
+def score_own(year: YearPath, body: OwnScoreIn, session: SessionDep, actor: CurrentActor) -> dict[str, Any]:
+    """A reviewer's score in their own name (their account is linked to their expert record): only
+    items of the year's panel they sit on, never one of their own unit (a declared conflict)."""
+    item = commendation.score_own(
+        session, actor=actor, year=year, suggestion_id=body.suggestion_id, value=body.score
     )
     return {"suggestion_id": item.suggestion_id, "scores": item.scores}
 

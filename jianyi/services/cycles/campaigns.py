@@ -22,6 +22,7 @@ from jianyi.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jianyi.models import Campaign, Proposer, Suggestion, Unit
 from jianyi.models.campaign_schemas import CampaignIn, CampaignOut, CampaignPublic, FeedbackIn
 from jianyi.models.enums import Decision, OutboxChannel, Role
+from jianyi.rules.lookup import campaign_route_rule
 from jianyi.rules.messages import RenderedMail
 from jianyi.services import audit
 from jianyi.services.actors import Actor
@@ -109,6 +110,26 @@ def for_intake(session: Session, *, campaign_id: int, channel: str, now: datetim
             "channel", f"campaign {campaign_id} takes suggestions by {', '.join(campaign.channels)}"
         )
     return campaign.code
+
+
+def routing_proposal(
+    session: Session, *, code: str, category: str | None, text: str, district: str | None
+) -> dict[str, Any] | None:
+    """Triage's proposal for an item answering campaign ``code``: the campaign's own routing rows in
+    the rules (``match.campaigns``), else its host units (the first leads, the others co-handle);
+    None for a code no campaign has (the general table then proposes)."""
+    own = campaign_route_rule(current_rules(), campaign=code, category=category, text=text, district=district)
+    if own is not None:
+        return {"kind": "suggestion", "lead_unit": own.lead, "co_units": list(own.co), "rule": own.id}
+    hosts = session.scalar(select(Campaign.host_units).where(Campaign.code == code))
+    if not hosts:
+        return None
+    return {
+        "kind": "suggestion",
+        "lead_unit": hosts[0],
+        "co_units": list(hosts[1:]),
+        "rule": f"campaign:{code}",
+    }
 
 
 def suggestions_of(session: Session, campaign: Campaign) -> list[Suggestion]:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from jianyi.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jianyi.models import CommendationCycle, Expert, Nomination, Step, Suggestion, Unit, User
-from jianyi.models.enums import Role, StepKind, StepState
+from jianyi.models.enums import Decision, Role, StepKind, StepState
 from jianyi.services import audit, steps
 from jianyi.services.actors import Actor
 from jianyi.services.deadlines import current_rules
@@ -57,15 +57,22 @@ def nominations(session: Session, cycle: CommendationCycle) -> list[Nomination]:
     )
 
 
-def add_expert(session: Session, *, actor: Actor, name: str, unit: str | None) -> Expert:
+def add_expert(
+    session: Session, *, actor: Actor, name: str, unit: str | None, user_id: int | None = None
+) -> Expert:
+    """A reviewer of the pool; ``user_id``: their account, to score in their own name."""
     require_office(session, actor)
+    if user_id is not None and session.get(User, user_id) is None:
+        raise _invalid("user_id", f"no user {user_id}")
+    if user_id is not None and session.scalar(select(Expert.id).where(Expert.user_id == user_id)):
+        raise Conflict(f"user_id: user {user_id} is a reviewer already")
     unit_id = None
     if unit is not None:
         try:
             unit_id = get_unit_by_code(session, code=unit).id
         except UnknownUnit as exc:
             raise _invalid("unit", f"no unit with code {unit!r}") from exc
-    expert = Expert(name=name, unit_id=unit_id)
+    expert = Expert(name=name, unit_id=unit_id, user_id=user_id)
     session.add(expert)
     session.flush()
     return expert
@@ -127,6 +134,61 @@ def nominate(session: Session, *, cycle: CommendationCycle, now: datetime) -> in
     return len(waiting)
 
 
+def nominate_item(
+    session: Session, *, actor: Actor, year: int, suggestion_id: int, now: datetime
+) -> Nomination:
+    """The office's manual nomination of an adopted or partly adopted item, whenever it was
+    implemented (e.g. before the window, or after it closed): it must wait at its open
+    ``commendation_result`` step, where the cycle's publication completes it. One not yet implemented
+    is refused (409): its case has no such step to wait at until its implementation is done."""
+    require_office(session, actor)
+    cycle = get_cycle(session, year=year)
+    if cycle.state != NOMINATING:
+        raise Conflict(f"the {year} cycle no longer takes nominations")
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        raise _invalid("suggestion_id", f"no suggestion {suggestion_id}")
+    if suggestion.decision not in (Decision.adopt, Decision.partly_adopt):
+        raise _invalid("suggestion_id", f"suggestion {suggestion_id} was not adopted or partly adopted")
+    taken = session.scalar(
+        select(Nomination.cycle_id)
+        .join(CommendationCycle, CommendationCycle.id == Nomination.cycle_id)
+        .where(Nomination.suggestion_id == suggestion_id, CommendationCycle.state != PUBLISHED)
+    )
+    if taken is not None:
+        raise Conflict(f"suggestion {suggestion_id} is nominated already")
+    step = session.scalar(
+        select(Step).where(
+            Step.suggestion_id == suggestion_id,
+            Step.kind == StepKind.commendation_result,
+            Step.state == StepState.open,
+        )
+    )
+    if step is None:
+        raise Conflict(
+            f"suggestion {suggestion_id} is not implemented yet (stage {suggestion.stage.value}): "
+            "nominate it once its implementation is done"
+        )
+    item = Nomination(
+        cycle_id=cycle.id,
+        suggestion_id=suggestion_id,
+        step_id=step.id,
+        source="manual",
+        scores={},
+        nominated_at=now,
+    )
+    session.add(item)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="commendation.nominated",
+        suggestion_id=suggestion_id,
+        detail={"year": year, "source": "manual"},
+    )
+    return item
+
+
 def draw_panel(session: Session, *, actor: Actor, year: int, seed: str | None = None) -> CommendationCycle:
     """Draw the panel from the active pool with ``seed`` (a new random one if none); nominations close."""
     require_office(session, actor)
@@ -160,7 +222,48 @@ def conflicted(session: Session, expert_id: int, nomination: Nomination) -> bool
 def score(
     session: Session, *, actor: Actor, year: int, expert_id: int, suggestion_id: int, value: int
 ) -> Nomination:
+    """A reviewer's score, recorded by the office."""
     require_office(session, actor)
+    return _record(session, year=year, expert_id=expert_id, suggestion_id=suggestion_id, value=value)
+
+
+def reviewer_of(session: Session, actor: Actor) -> Expert:
+    """The actor's own expert record (403 for one who is no reviewer)."""
+    expert = (
+        session.scalar(select(Expert).where(Expert.user_id == actor.user_id, Expert.active.is_(True)))
+        if actor.user_id is not None
+        else None
+    )
+    if expert is None:
+        raise Forbidden("only a reviewer of the commendation's pool scores in their own name")
+    return expert
+
+
+def to_review(session: Session, *, actor: Actor, year: int) -> tuple[Expert, list[Nomination]]:
+    """A reviewer's items: the year's nominations, less those of their own unit (a declared
+    conflict); 403 for one not on the year's panel."""
+    expert = reviewer_of(session, actor)
+    cycle = get_cycle(session, year=year)
+    if expert.id not in (cycle.panel or []):
+        raise Forbidden(f"{expert.name} is not on the {year} panel")
+    return expert, [item for item in nominations(session, cycle) if not conflicted(session, expert.id, item)]
+
+
+def score_own(session: Session, *, actor: Actor, year: int, suggestion_id: int, value: int) -> Nomination:
+    """A reviewer's score in their own name: only on their panel's items, conflicts refused."""
+    expert = reviewer_of(session, actor)
+    item = _record(session, year=year, expert_id=expert.id, suggestion_id=suggestion_id, value=value)
+    audit.record(
+        session,
+        actor=actor,
+        action="commendation.scored",
+        suggestion_id=suggestion_id,
+        detail={"year": year, "expert": expert.id},
+    )
+    return item
+
+
+def _record(session: Session, *, year: int, expert_id: int, suggestion_id: int, value: int) -> Nomination:
     cycle = get_cycle(session, year=year)
     if cycle.state != REVIEWING:
         raise Conflict(f"the {year} cycle is not under review")

@@ -97,7 +97,8 @@ def queue_mail(session: Session, *, digest_id: int, now: datetime) -> int:
         return 0
     assert digest.pdf_path, "an issue is rendered before it is mailed"
     issue = frozen(session, digest)
-    values = _values(issue)
+    # The leaders' page of the issue, where each item is instructed (jianyi/web/leader.py).
+    values = {**_values(issue), "link": f"{get_settings().resolved_public_url}/digests/{digest.id}"}
     mail = RenderedMail(
         subject=f"【{TITLE}】第{digest.number}期",
         text=environment().get_template("digest_mail.txt.j2").render(values),
