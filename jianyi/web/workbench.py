@@ -136,8 +136,10 @@ def done(
     ids = {s.suggestion_id for s in answered}
     suggestions = {s.id: s for s in session.scalars(select(Suggestion).where(Suggestion.id.in_(ids)))}
     words = q.strip().lower()
+    # An item re-routed away after the unit's objection: its steps are shown, no longer opened.
+    kept = {i for i, s in suggestions.items() if views.can_view(session, official, s)}
     rows = [
-        (step, suggestions[step.suggestion_id], spec_of(step.kind).label)
+        (step, suggestions[step.suggestion_id], spec_of(step.kind).label, step.suggestion_id in kept)
         for step in sorted(answered, key=lambda s: s.submitted_at or s.created_at, reverse=True)
         if not words
         or words in suggestions[step.suggestion_id].tracking_code.lower()
@@ -175,6 +177,7 @@ def _step_page(
         "step": step,
         "siblings": siblings,
         "paused": row.paused_at if row is not None and row.state is StepState.open else None,
+        "extended": deadlines.extended_days(session, step_id=step_id),
         "s": suggestion,
         "fields": fields,
         "values": values,
