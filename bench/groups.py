@@ -25,6 +25,11 @@ GROUPS: dict[str, Group] = {
         "every figure of a whole year, and the annual report's PDF, over 350,000 suggestions",
         "the same over 35,000",
     ),
+    "web": Group(
+        "the officials' pages (workbench, step, board, tracking) with 20 officials browsing while "
+        "opinions are completed, 350,000 suggestions (PostgreSQL), p95",
+        "the JSON API for the same data, in the same run",
+    ),
     "intake": Group(
         "bursts of intakes at 50/s: p95, and the backlog of flow-run starts draining",
         "one intake at rest",

@@ -39,7 +39,9 @@ from jianyi.models.enums import STAGE_LABELS, Role, Stage, StepState, UnitKind
 from jianyi.rules.calendar import WorkingCalendar
 from jianyi.services import deadlines
 from jianyi.services.actors import Actor
+from jianyi.services.figures.access import resolve
 from jianyi.services.figures.compute import working_days_late
+from jianyi.services.figures.periods import Period, Scope
 from jianyi.services.lifecycle.stages import spec_of
 
 OPEN_STAGES = tuple(stage for stage in Stage if stage is not Stage.closed)
@@ -167,8 +169,12 @@ def overdue(
     district: str | None = None,
     after: str | None = None,
     limit: int = PAGE,
+    among: Scope | None = None,
+    due_in: Period | None = None,
 ) -> OverduePage:
-    """A page of the overdue steps, most overdue first; ``district`` is a handling office's code."""
+    """A page of the overdue steps, most overdue first; ``district`` is a handling office's code,
+    ``among`` the figures' scope (an office AND a category AND a channel…) the suggestions are in,
+    ``due_in`` the period their deadline fell in."""
     office = scope(session, actor)
     district_id = _unit_id(session, district, "district", office=True) if district is not None else None
     if office is not None and district_id not in (None, office):
@@ -197,6 +203,10 @@ def overdue(
         query = query.where(Step.unit_id == _unit_id(session, unit, "unit"))
     if office is not None:
         query = query.where(Suggestion.office_unit_id == office)
+    if among is not None and (scoped := resolve(session, actor=actor, scope=among).suggestions) is not None:
+        query = query.where(scoped)
+    if due_in is not None:
+        query = query.where(Step.due_at >= due_in.start, Step.due_at < due_in.end)
     if after is not None:
         after_due, after_id = decode_cursor(after)
         # Typed as the columns: the deadline bound as the stored naive UTC, not as a timestamptz.

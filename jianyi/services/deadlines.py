@@ -292,6 +292,14 @@ def extensions_granted(session: Session, *, step_id: int) -> int:
     )
 
 
+def extended_days(session: Session, *, step_id: int) -> int:
+    """The working days the step's approved extensions added to its deadline."""
+    details = session.scalars(
+        select(AuditEntry.detail).where(AuditEntry.step_id == step_id, AuditEntry.action == EXTENDED)
+    )
+    return sum(int((detail or {}).get("working_days") or 0) for detail in details)
+
+
 def extend(session: Session, *, step: Step, working_days: int) -> None:
     """An approved extension: the deadline moves by that many working days, and its timers with it."""
     if step.due_at is None or step.due_working_days is None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -62,24 +62,59 @@ UNIT_COLUMNS = (
 )
 
 
+# The fields that narrow the board at once (an office AND a channel AND a category AND a campaign),
+# each a parameter of its own in the URL, combined with ``scope`` into one figures Scope.
+NARROWING = (ScopeKind.office, ScopeKind.channel, ScopeKind.category, ScopeKind.campaign)
+
+
+def _narrowing(
+    office: Annotated[str, Query(max_length=CODE)] = "",
+    channel: Annotated[str, Query(max_length=CODE)] = "",
+    category: Annotated[str, Query(max_length=200)] = "",
+    campaign: Annotated[str, Query(max_length=200)] = "",
+) -> dict[str, str]:
+    given = {"office": office, "channel": channel, "category": category, "campaign": campaign}
+    return {k: v.strip() for k, v in given.items() if v.strip()}
+
+
+Narrowing = Annotated[dict[str, str], Depends(_narrowing)]
+
+
 @dataclass(frozen=True)
 class Filter:
-    """The filter as given in the URL (period and scope), parsed; bad values are a 422 naming the field."""
+    """The filter as given in the URL (period, scope and the narrowing fields), parsed; bad values are
+    a 422 naming the field."""
 
     period: Period
-    scope: Scope
+    scope: Scope  # every part combined
     scope_text: str  # as in the URL ('' for the caller's default)
+    narrowing: dict[str, str]  # office, channel, category, campaign: those given
+
+    @property
+    def shown(self) -> dict[str, str]:
+        """What the narrowing selects show: the fields given, and ``scope`` when it is one of them
+        (scope=channel:letter shows in the channel select, which then carries it)."""
+        kind, _, value = self.scope_text.partition(":")
+        return ({kind: value} if kind in NARROWING and value else {}) | self.narrowing
+
+    @property
+    def hidden_scope(self) -> str:
+        """``scope`` when no select carries it (a unit's, a region's), kept by a hidden input."""
+        return self.scope_text if self.scope_text.partition(":")[0] not in NARROWING else ""
 
     def query(self, **more: str | None) -> str:
         """The URL query of this filter, with more parameters (None: left out)."""
-        pairs = {"period": self.period.code, "scope": self.scope_text, **more}
+        pairs = {"period": self.period.code, "scope": self.scope_text, **self.narrowing, **more}
         return urlencode({k: v for k, v in pairs.items() if v is not None and (v != "" or k == "key")})
 
 
-def _filter(session: Session, actor: Actor, period: str, scope: str) -> Filter:
+def _filter(session: Session, actor: Actor, period: str, scope: str, narrowing: dict[str, str]) -> Filter:
     parsed = Period.parse(period) if period.strip() else Period.containing("month", utcnow())
     text = scope.strip()
-    return Filter(parsed, Scope.parse(text) if text else default_scope(session, actor), text)
+    parts = [Scope.parse(text)] if text else []
+    parts += [Scope(kind=ScopeKind(k), value=v) for k, v in narrowing.items()]
+    combined = Scope.combine(parts) if parts else default_scope(session, actor)
+    return Filter(parsed, combined, text, narrowing)
 
 
 SCOPE_KINDS = {
@@ -94,7 +129,11 @@ SCOPE_KINDS = {
 
 
 def _scope_label(session: Session, scope: Scope) -> str:
-    """The scope in Chinese: 渠道：来信, 办理机构：黄浦区人民建议征集办公室…"""
+    """The scope in Chinese: 渠道：来信, 办理机构：黄浦区人民建议征集办公室…, combined ones joined."""
+    return "；".join(_part_label(session, part) for part in scope.parts())
+
+
+def _part_label(session: Session, scope: Scope) -> str:
     value = scope.value or ""
     if scope.kind in (ScopeKind.office, ScopeKind.unit, ScopeKind.region):
         value = session.scalar(select(Unit.name).where(Unit.code == value)) or value
@@ -117,9 +156,9 @@ def _period_choices(current: Period) -> list[tuple[str, str]]:
     return [(p.code, p.label) for p in choices]
 
 
-def _scope_choices(session: Session, office: int | None) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The scopes to choose from, grouped: offices (a district office only its own), channels, and the
-    categories and campaigns its suggestions have."""
+def _scope_choices(session: Session, office: int | None) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The narrowing fields and their choices (name, label, options): offices (a district office only
+    its own), channels, and the categories and campaigns its suggestions have."""
     kinds = (UnitKind.city_office, UnitKind.district_office)
     offices = select(Unit.code, Unit.name).where(Unit.kind.in_(kinds)).order_by(Unit.kind, Unit.code)
     if office is not None:
@@ -132,10 +171,10 @@ def _scope_choices(session: Session, office: int | None) -> list[tuple[str, list
         return [value for value in session.scalars(query) if value]
 
     return [
-        ("办理机构", [(f"office:{code}", name) for code, name in session.execute(offices)]),
-        ("渠道", [(f"channel:{value}", label) for value, label in CHANNEL_LABELS.items()]),
-        ("类别", [(f"category:{v}", v) for v in distinct(Suggestion.category)]),
-        ("主动征集活动", [(f"campaign:{v}", v) for v in distinct(Suggestion.campaign)]),
+        ("office", "办理机构", [(code, name) for code, name in session.execute(offices)]),
+        ("channel", "渠道", list(CHANNEL_LABELS.items())),
+        ("category", "类别", [(v, v) for v in distinct(Suggestion.category)]),
+        ("campaign", "主动征集活动", [(v, v) for v in distinct(Suggestion.campaign)]),
     ]
 
 
@@ -173,15 +212,15 @@ def board_page(
     request: Request,
     official: Official,
     session: SessionDep,
+    narrowing: Narrowing,
     period: PeriodParam = "",
     scope: ScopeParam = "",
 ) -> Response:
     """The whole board; to htmx (the filter form, the polling) only the figures partial."""
     office = board.scope(session, official)  # a department, a leader: 403
-    where = _filter(session, official, period, scope)
+    where = _filter(session, official, period, scope, narrowing)
     figures = _figures(session, official, where)
     late = board.late_units(session, actor=official, now=utcnow())
-    district = where.scope.value if where.scope.kind is ScopeKind.office else None
     context = {
         "f": where,
         "figures": figures,
@@ -189,8 +228,8 @@ def board_page(
         "unit_columns": UNIT_COLUMNS,
         "late_units": late,
         "charts": _charts(where, figures, late),
-        "overdue": board.overdue(session, actor=official, now=utcnow(), district=district, limit=20),
-        "overdue_more": urlencode({"district": district} if district else {}),
+        "overdue": board.overdue(session, actor=official, now=utcnow(), among=where.scope, limit=20),
+        "overdue_more": where.query(period=None),  # the overdue page's period is when they fell due
         "scope_label": _scope_label(session, where.scope),
         "refresh": REFRESH_SECONDS,
     }
@@ -203,11 +242,16 @@ def board_page(
 
 @router.get("/board/export.{fmt}", response_class=Response)
 def board_export(
-    fmt: Format, official: Official, session: SessionDep, period: PeriodParam = "", scope: ScopeParam = ""
+    fmt: Format,
+    official: Official,
+    session: SessionDep,
+    narrowing: Narrowing,
+    period: PeriodParam = "",
+    scope: ScopeParam = "",
 ) -> Response:
     """The figures of exactly the board's filter, as the API's export writes them."""
     board.scope(session, official)
-    figures = _figures(session, official, _filter(session, official, period, scope))
+    figures = _figures(session, official, _filter(session, official, period, scope, narrowing))
     return _file(figures_file(figures, fmt), fmt, f"figures-{figures.period.code}")
 
 
@@ -250,13 +294,14 @@ def drill(
     official: Official,
     session: SessionDep,
     figure: FigureParam,
+    narrowing: Narrowing,
     key: KeyParam = None,
     period: PeriodParam = "",
     scope: ScopeParam = "",
 ) -> Response:
     """The suggestions behind one number of the board, each a link to its page."""
     board.scope(session, official)
-    where = _filter(session, official, period, scope)
+    where = _filter(session, official, period, scope, narrowing)
     rows = drilldown(
         session,
         actor=official,
@@ -298,13 +343,14 @@ def drill_export(
     official: Official,
     session: SessionDep,
     figure: FigureParam,
+    narrowing: Narrowing,
     key: KeyParam = None,
     period: PeriodParam = "",
     scope: ScopeParam = "",
 ) -> Response:
     """A drill-down's suggestions, every one of them, as CSV or XLSX."""
     board.scope(session, official)
-    where = _filter(session, official, period, scope)
+    where = _filter(session, official, period, scope, narrowing)
     rows = drilldown(
         session, actor=official, period=where.period, scope=where.scope, figure=figure, key=key, now=utcnow()
     )
@@ -317,18 +363,47 @@ def overdue_page(
     request: Request,
     official: Official,
     session: SessionDep,
+    narrowing: Narrowing,
     unit: Annotated[str | None, Query(max_length=CODE)] = None,
     district: Annotated[str | None, Query(max_length=CODE)] = None,
     after: Annotated[str | None, Query(max_length=40, pattern=CURSOR)] = None,
+    period: PeriodParam = "",
+    scope: ScopeParam = "",
 ) -> Response:
     """The overdue steps, most overdue first, a page at a time: all of them, one unit's (a late unit's
-    number) or one office's."""
+    number) or one office's, narrowed like the board (office, channel, category, campaign) and to
+    those that fell due in a period."""
+    office = board.scope(session, official)
     if after is not None:
         _check_cursor(after)
+    due_in = Period.parse(period) if period.strip() else None
+    text = scope.strip()
+    parts = [Scope.parse(text)] if text else []
+    parts += [Scope(kind=ScopeKind(k), value=v) for k, v in narrowing.items()]
+    among = Scope.combine(parts) if parts else None
     found = board.overdue(
-        session, actor=official, now=utcnow(), unit=unit or None, district=district or None, after=after
+        session,
+        actor=official,
+        now=utcnow(),
+        unit=unit or None,
+        district=district or None,
+        after=after,
+        among=among,
+        due_in=due_in,
     )
-    more = urlencode({k: v for k, v in (("unit", unit), ("district", district), ("after", found.next)) if v})
+    kept = {"unit": unit, "district": district, "period": due_in.code if due_in else None, "scope": text}
+    kept |= narrowing
+    more = urlencode({k: v for k, v in (*kept.items(), ("after", found.next)) if v})
     name = session.scalar(select(Unit.name).where(Unit.code == unit)) if unit else None
-    context = {"page": found, "unit": unit, "unit_name": name, "district": district, "more": more}
+    context = {
+        "page": found,
+        "unit": unit,
+        "unit_name": name,
+        "district": district,
+        "more": more,
+        "kept": kept,
+        "periods": _period_choices(due_in or Period.containing("month", utcnow())),
+        "scopes": _scope_choices(session, office),
+        "scope_label": _scope_label(session, among) if among else "",
+    }
     return render(request, "board_overdue.html.j2", context)

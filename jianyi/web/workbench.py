@@ -20,9 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from jianyi.api.deps import RecordId, SessionDep
 from jianyi.db import session_scope
 from jianyi.errors import InvalidInput
-from jianyi.models import Step, Suggestion
+from jianyi.models import Assignment, Step, Suggestion
 from jianyi.models.base import utcnow
-from jianyi.models.enums import STAGE_LABELS, Role, Stage, StepKind, StepState
+from jianyi.models.enums import STAGE_LABELS, AssignmentState, Role, Stage, StepKind, StepState
 from jianyi.models.step_inputs import NOTE
 from jianyi.rules.calendar import WorkingCalendar
 from jianyi.services import audit, case_reading, clocks, deadlines, steps, views
@@ -136,8 +136,17 @@ def done(
     ids = {s.suggestion_id for s in answered}
     suggestions = {s.id: s for s in session.scalars(select(Suggestion).where(Suggestion.id.in_(ids)))}
     words = q.strip().lower()
+    # An item re-routed away after the unit's objection: its steps are shown, no longer opened.
+    kept = set(suggestions)
+    if official.role is Role.department and ids:  # one query, not one a suggestion
+        referred = select(Assignment.suggestion_id).where(
+            Assignment.unit_id == official.unit_id,
+            Assignment.state != AssignmentState.withdrawn,
+            Assignment.suggestion_id.in_(ids),
+        )
+        kept = set(session.scalars(referred))
     rows = [
-        (step, suggestions[step.suggestion_id], spec_of(step.kind).label)
+        (step, suggestions[step.suggestion_id], spec_of(step.kind).label, step.suggestion_id in kept)
         for step in sorted(answered, key=lambda s: s.submitted_at or s.created_at, reverse=True)
         if not words
         or words in suggestions[step.suggestion_id].tracking_code.lower()
@@ -175,6 +184,7 @@ def _step_page(
         "step": step,
         "siblings": siblings,
         "paused": row.paused_at if row is not None and row.state is StepState.open else None,
+        "extended": deadlines.extended_days(session, step_id=step_id),
         "s": suggestion,
         "fields": fields,
         "values": values,

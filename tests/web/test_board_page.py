@@ -99,7 +99,7 @@ def test_the_board_drills_down_to_the_suggestions_and_exports_its_filter(
     # A scope: Huangpu's letter only, its own figures and its export exactly the API's for the same filter.
     scoped = {"period": "2026-11", "scope": "channel:letter"}
     page = http.get("/board", params=scoped)
-    assert 'value="channel:letter" selected' in page.text
+    assert 'value="letter" selected' in page.text  # shown in the channel select
     assert "/board/export.csv?period=2026-11&scope=channel%3Aletter" in links(page.text, "/board/export")
     token = {"Authorization": f"Bearer {users.tokens['supervisor']}"}
     for fmt in ("csv", "xlsx"):
@@ -143,8 +143,8 @@ def test_who_may_see_the_board(
 ) -> None:
     sign_in(http, sessions, users, "huangpu")  # a district office: its own suggestions
     page = http.get("/board", params={"period": "2026-11"})
-    assert page.status_code == 200 and "office:huangpu-office" in page.text
-    assert 'value="office:city-office"' not in page.text  # not offered another office
+    assert page.status_code == 200 and 'value="huangpu-office"' in page.text
+    assert 'value="city-office"' not in page.text  # not offered another office
     assert set(links(page.text, "/suggestions/")) == {f"/suggestions/{history['district']}"}
     assert http.get("/board", params={"period": "2026-11", "scope": "office:city-office"}).status_code == 403
     assert http.get("/board/export.csv", params={"scope": "office:city-office"}).status_code == 403
@@ -153,3 +153,63 @@ def test_who_may_see_the_board(
         answer = http.get(path)
         assert answer.status_code == 403 and "无权访问" in answer.text, path
     assert 'href="/board"' not in http.get("/workbench").text
+
+
+def test_the_board_narrows_by_office_channel_and_category_at_once(
+    http: TestClient, sessions: sessionmaker[Session], users: Any, history: dict[str, int]
+) -> None:
+    """Every narrowing field applies at once, to the figures, their drill-downs, exports and the
+    overdue lists, and stays in the URL of every link; the overdue page narrows to a due period too."""
+    clock = Clock(sessions, users)
+    letters = {**SUGGESTION, "channel": "letter"}
+    school = clock.submit(MONDAY, who="office", data={**letters, "title": "关于校门口护学岗的建议"})
+    other = clock.submit(MONDAY, who="office", data={**letters, "title": "关于公交的另一建议"})
+    clock.complete(school, StepKind.triage, "office", triage(category="教育"), MONDAY)
+    clock.complete(other, StepKind.triage, "office", triage(), MONDAY)  # 交通出行, both never answered
+    sign_in(http, sessions, users, "supervisor")
+
+    narrow = {"period": "2026-11", "office": "city-office", "channel": "letter", "category": "教育"}
+    page = http.get("/board", params=narrow)
+    assert page.status_code == 200
+    assert re.search(r'id="board-scope">办理机构：[^<]*；渠道：来信；类别：教育<', page.text)
+    for shown in ('value="city-office" selected', 'value="letter" selected', 'value="教育" selected'):
+        assert shown in page.text
+    query = "period=2026-11&office=city-office&channel=letter&category=%E6%95%99%E8%82%B2"
+    assert f"/board/export.csv?{query}" in links(page.text, "/board/export")
+    # The overdue shortlist and its "all" link: only the school item (Huangpu's letter is another office's).
+    assert set(links(page.text, "/suggestions/")) == {f"/suggestions/{school}"}
+    assert f"/board/overdue?{query.removeprefix('period=2026-11&')}" in links(page.text, "/board/overdue?")
+    drill = http.get("/board/drill", params={**narrow, "figure": "by_stage"})
+    assert set(links(drill.text, "/suggestions/")) == {f"/suggestions/{school}"}
+    assert f"/board/drill.csv?{query}&figure=by_stage" in links(drill.text, "/board/drill.csv")
+    exported = http.get("/board/drill.csv", params={**narrow, "figure": "by_stage"}).content.decode(
+        "utf-8-sig"
+    )
+    assert "关于校门口护学岗的建议" in exported and "关于公交的另一建议" not in exported
+    figures = http.get("/board/export.csv", params=narrow).content.decode("utf-8-sig")
+    assert "office:city-office + channel:letter + category:教育" in figures
+    # One field less: both letters of the city office.
+    wider = http.get("/board/drill", params={**narrow, "category": "", "figure": "by_stage"})
+    assert set(links(wider.text, "/suggestions/")) == {f"/suggestions/{school}", f"/suggestions/{other}"}
+
+    # The overdue page: by category, by the period their deadline fell in, the filter kept for paging.
+    overdue = http.get("/board/overdue", params={"category": "教育"})
+    assert set(links(overdue.text, "/suggestions/")) == {f"/suggestions/{school}"}
+    assert 'value="教育" selected' in overdue.text and "类别：教育" in overdue.text
+    traffic = http.get("/board/overdue", params={"category": "交通出行", "channel": "letter"})
+    assert set(links(traffic.text, "/suggestions/")) == {
+        f"/suggestions/{other}",
+        f"/suggestions/{history['district']}",
+    }
+    november = set(links(http.get("/board/overdue", params={"period": "2026-11"}).text, "/suggestions/"))
+    assert {f"/suggestions/{n}" for n in (school, other, history["district"])} <= november
+    assert links(http.get("/board/overdue", params={"period": "2025-01"}).text, "/suggestions/") == []
+    assert "period" in http.get("/board/overdue", params={"period": "someday"}).text  # 422 naming the field
+    assert http.get("/board/overdue", params={"period": "someday"}).status_code == 422
+    assert http.get("/board", params={**narrow, "channel": "pigeon"}).status_code == 422
+
+    sign_in(http, sessions, users, "huangpu")  # a district office: never another office's, combined or not
+    assert http.get("/board", params={"office": "city-office", "channel": "letter"}).status_code == 403
+    assert http.get("/board/overdue", params={"office": "city-office"}).status_code == 403
+    mine = http.get("/board/overdue", params={"channel": "letter"})
+    assert set(links(mine.text, "/suggestions/")) == {f"/suggestions/{history['district']}"}

@@ -1,6 +1,7 @@
-"""The supervision board in a real browser (Debian's chromium): a supervisor filters by a campaign (the
-URL follows), the charts are drawn as SVG, a number drills down to the suggestion's page, the current
-filter downloads as CSV; axe-core finds no serious violation and a phone-width screenshot is kept."""
+"""The supervision board in a real browser (Debian's chromium): a supervisor filters by a campaign and
+a channel at once (the URL follows), the charts are drawn as SVG, a number drills down to the
+suggestion's page, the current filter downloads as CSV; axe-core finds no serious violation and a
+phone-width screenshot is kept."""
 
 from __future__ import annotations
 
@@ -32,10 +33,17 @@ def test_a_supervisor_filters_drills_down_and_exports(web: Any, page: Page, resu
     expect(page.get_by_role("heading", name="督办看板", level=1)).to_be_visible()
     expect(page.locator("#chart-stages svg")).to_have_count(1)  # ECharts' SVG renderer
 
-    page.get_by_label("范围").select_option(label=CAMPAIGN)  # htmx swaps the figures, the URL follows
-    expect(page).to_have_url(re.compile(r"/board\?period=\d{4}-\d{2}&scope=campaign%3A"))
+    # Two fields at once (a campaign AND a channel): htmx swaps the figures, the URL keeps both.
+    page.get_by_role("combobox", name="主动征集活动").select_option(label=CAMPAIGN)
+    expect(page).to_have_url(re.compile(r"/board\?period=\d{4}-\d{2}.*&campaign=%E7%9C%8B"))
+    page.get_by_role("combobox", name="渠道").select_option(label="人民建议征集信箱")
+    expect(page).to_have_url(re.compile(r"channel=mailbox.*&campaign=%E7%9C%8B"))
+    expect(page.locator("#board-scope")).to_contain_text("渠道：人民建议征集信箱；主动征集活动：")
     expect(page.locator("#board-scope")).to_contain_text(CAMPAIGN)
     expect(page.locator("#chart-stages svg")).to_have_count(1)  # drawn again after the swap
+    page.reload()  # the URL alone brings the same filter back
+    expect(page.get_by_role("combobox", name="渠道")).to_have_value("mailbox")
+    expect(page.get_by_role("combobox", name="主动征集活动")).to_have_value(CAMPAIGN)
     check(page, results, "board")
     board_url = page.url
 

@@ -66,7 +66,9 @@ def resolve(session: Session, *, actor: Actor, scope: Scope) -> Where:
     ):
         office_id = own.id
     elif actor.role is Role.department and own is not None:
-        if scope.kind is not ScopeKind.unit or scope.value != own.code:
+        # Its own unit, narrowed further if it likes (a category…), never another unit.
+        units = {p.value for p in scope.parts() if p.kind is ScopeKind.unit}
+        if scope.kind is not ScopeKind.unit or units != {own.code}:
             raise Forbidden(f"a department sees its own unit's figures only (scope unit:{own.code})")
     else:
         raise Forbidden(
@@ -77,37 +79,51 @@ def resolve(session: Session, *, actor: Actor, scope: Scope) -> Where:
     unit_id: int | None = None
     if office_id is not None:
         terms.append(Suggestion.office_unit_id == office_id)
+    for part in scope.parts():  # a combined scope: every part narrows the suggestions
+        term, part_unit = _term(session, part, office_id)
+        if part_unit is not None:
+            if unit_id not in (None, part_unit):
+                raise InvalidInput(
+                    "scope: one unit at a time", detail=[{"field": "scope", "message": "one unit at a time"}]
+                )
+            unit_id = part_unit
+        if term is not None:
+            terms.append(term)
+    return Where(suggestions=and_(*terms) if terms else None, unit_id=unit_id)
+
+
+def _term(
+    session: Session, scope: Scope, office_id: int | None
+) -> tuple[ColumnElement[bool] | None, int | None]:
+    """One scope's condition on suggestions (None: all), and the unit of a unit scope."""
     if scope.kind is ScopeKind.office:
         office = _unit(session, scope.value, kinds=(UnitKind.city_office, UnitKind.district_office))
         if office_id is not None and office.id != office_id:
             raise Forbidden("a district office sees its own district's figures only")
-        terms.append(Suggestion.office_unit_id == office.id)
-    elif scope.kind is ScopeKind.unit:
+        return Suggestion.office_unit_id == office.id, None
+    if scope.kind is ScopeKind.unit:
         unit_id = _unit(session, scope.value).id
         # Aliases, correlated to suggestions only: the items may themselves be read from these tables.
         referral = aliased(Assignment)
-        terms.append(
-            exists(
-                select(referral.id).where(
-                    referral.suggestion_id == Suggestion.id, referral.unit_id == unit_id
-                )
-            ).correlate(Suggestion)
+        referred = select(referral.id).where(
+            referral.suggestion_id == Suggestion.id, referral.unit_id == unit_id
         )
-    elif scope.kind is ScopeKind.category:
-        terms.append(Suggestion.category == scope.value)
-    elif scope.kind is ScopeKind.channel:
+        return exists(referred).correlate(Suggestion), unit_id
+    if scope.kind is ScopeKind.category:
+        return Suggestion.category == scope.value, None
+    if scope.kind is ScopeKind.channel:
         if scope.value is None or scope.value not in Channel.__members__:
             raise InvalidInput(
                 f"scope: no channel {scope.value!r}",
                 detail=[{"field": "scope", "message": "one of " + ", ".join(Channel)}],
             )
-        terms.append(Suggestion.channel.in_([Channel(scope.value)]))
-    elif scope.kind is ScopeKind.campaign:
-        terms.append(Suggestion.campaign == scope.value)
-    elif scope.kind is ScopeKind.region:
+        return Suggestion.channel.in_([Channel(scope.value)]), None
+    if scope.kind is ScopeKind.campaign:
+        return Suggestion.campaign == scope.value, None
+    if scope.kind is ScopeKind.region:
         region = _unit(session, scope.value)
         # A district's figures take in its sub-districts' suggestions.
         area = aliased(Unit)
         below = select(area.id).where(or_(area.id == region.id, area.parent_id == region.id))
-        terms.append(Suggestion.region_unit_id.in_(below))
-    return Where(suggestions=and_(*terms) if terms else None, unit_id=unit_id)
+        return Suggestion.region_unit_id.in_(below), None
+    return None, None  # the whole city

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from jianyi.errors import InvalidInput
 from jianyi.rules.calendar import SHANGHAI
@@ -136,6 +136,8 @@ class Scope(BaseModel):
 
     kind: ScopeKind
     value: str | None = None
+    # More scopes all of which the suggestions also meet (an office AND a category AND a channel…).
+    also: tuple[Scope, ...] = ()
 
     @classmethod
     def city(cls) -> Scope:
@@ -159,5 +161,25 @@ class Scope(BaseModel):
             )
         return cls(kind=ScopeKind(kind), value=value.strip())
 
+    @model_serializer(mode="wrap")
+    def _shown(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A single scope reads as it always did: {kind, value}.
+        data: dict[str, Any] = handler(self)
+        if not self.also:
+            data.pop("also", None)
+        return data
+
+    @classmethod
+    def combine(cls, parts: list[Scope]) -> Scope:
+        """The suggestions every one of ``parts`` takes in (none: the whole city)."""
+        if not parts:
+            return cls.city()
+        return parts[0].model_copy(update={"also": (*parts[0].also, *parts[1:])})
+
+    def parts(self) -> list[Scope]:
+        """This scope and those combined with it, each on its own."""
+        return [self.model_copy(update={"also": ()}), *(p for more in self.also for p in more.parts())]
+
     def __str__(self) -> str:
-        return self.kind.value if self.value is None else f"{self.kind.value}:{self.value}"
+        own = self.kind.value if self.value is None else f"{self.kind.value}:{self.value}"
+        return " + ".join([own, *(str(more) for more in self.also)])
