@@ -22,7 +22,6 @@ MONDAY = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a working
 DECEMBER_1 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 
 
-
 def seed_november(clock: Clock) -> dict[str, int]:
     """Three suggestions in November: one the transport commission answers on time, but whose review
     the Huangpu office never does (its ladder escalates it and marks it for November's bulletin); one
@@ -64,7 +63,9 @@ def sink(tmp_path: Path) -> Iterator[SmtpSink]:
 
 
 def pdf_text(pdf: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def pdf_pages(pdf: Path, out: Path) -> list[Path]:

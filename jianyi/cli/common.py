@@ -67,7 +67,9 @@ def database_trouble(exc: DBAPIError, url: str) -> str:
     if "unable to open" in said or "connect" in said or ('database "' in said and "does not exist" in said):
         return f"cannot open the database {where} ({reason}): {DATABASE_HINT}"
     if "no such table" in said or ("relation" in said and "does not exist" in said):
-        return f"the database {where} has no jianyi schema ({reason}): run `jianyi migrate`, or {DATABASE_HINT}"
+        return (
+            f"the database {where} has no jianyi schema ({reason}): run `jianyi migrate`, or {DATABASE_HINT}"
+        )
     if "locked" in said:
         return f"the database {where} is busy ({reason}): try again in a moment"
     return f"the database {where} failed: {reason}"

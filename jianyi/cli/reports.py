@@ -30,7 +30,9 @@ def run(
     note: str | None = typer.Option(None, "--note", help="with --correct: what the correction is"),
     now: datetime | None = typer.Option(None, "--now", help="take the figures as of this instant (ISO 8601)"),
     local: bool = typer.Option(
-        False, "--local", help="run without Prefect (also when PREFECT_API_URL is unset): no flow run, no artifact"
+        False,
+        "--local",
+        help="run without Prefect (also when PREFECT_API_URL is unset): no flow run, no artifact",
     ),
     token: str | None = TokenOption,
 ) -> None:
@@ -66,7 +68,9 @@ def list_(
 ) -> None:
     """The reports you may read, newest first."""
     with session() as db:
-        emit([report_out(r) for r in access.list_reports(db, actor=actor(db, token), kind=kind, period=period)])
+        emit(
+            [report_out(r) for r in access.list_reports(db, actor=actor(db, token), kind=kind, period=period)]
+        )
 
 
 @reports_app.command("show")
@@ -74,5 +78,10 @@ def show(report_id: int = typer.Argument(...), token: str | None = TokenOption) 
     """One version with its frozen figures, and where its PDF and HTML files are."""
     with session() as db:
         report = access.get_report(db, actor=actor(db, token), report_id=report_id)
-        emit({**report_out(report, detail=True).model_dump(mode="json"),
-              "pdf_file": report.pdf_path, "html_file": report.html_path})
+        emit(
+            {
+                **report_out(report, detail=True).model_dump(mode="json"),
+                "pdf_file": report.pdf_path,
+                "html_file": report.html_path,
+            }
+        )

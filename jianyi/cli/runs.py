@@ -24,6 +24,7 @@ from jianyi.services.actors import Actor
 
 runs_app = typer.Typer(help="Suggestions' flow runs stopped in Prefect.", no_args_is_help=True)
 
+
 def _may_resume(who: Actor, suggestion: Suggestion) -> bool:
     return who.role is Role.admin or (
         who.role in (Role.office, Role.supervisor) and who.unit_id == suggestion.office_unit_id

@@ -78,7 +78,9 @@ class ClientSuspender:
         """A run cancelled during the attempt stays Cancelling, refusing every other state, until
         someone proposes Cancelled; its infrastructure is this attempt, so the attempt does."""
         if current is not None and current.type is StateType.CANCELLING:
-            await self.client.set_flow_run_state(self.run_id, Cancelled(message="cancelled during an attempt"))
+            await self.client.set_flow_run_state(
+                self.run_id, Cancelled(message="cancelled during an attempt")
+            )
 
 
 async def _save_once(run_input: type[RunInput], keyset: Keyset, run_id: UUID) -> None:

@@ -68,6 +68,10 @@ def periodic_report(
     )
     get_run_logger().info(
         "%s %s: version %s (%s), %d mail(s) queued",
-        kind, period, made["version"], "new" if made["new"] else "unchanged", queued,
+        kind,
+        period,
+        made["version"],
+        "new" if made["new"] else "unchanged",
+        queued,
     )
     return {**made, "new": bool(made["new"]), **files, "period": period, "mails_queued": queued}

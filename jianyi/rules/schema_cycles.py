@@ -42,7 +42,11 @@ class CommendationRules(RuleModel):
     window_starts: str = Field(default="11-01", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
     quota: int = Field(default=100, ge=1, le=10_000)
     tiers: list[Tier] = Field(
-        default_factory=lambda: [Tier(name="一等奖", quota=10), Tier(name="二等奖", quota=30), Tier(name="三等奖", quota=60)],
+        default_factory=lambda: [
+            Tier(name="一等奖", quota=10),
+            Tier(name="二等奖", quota=30),
+            Tier(name="三等奖", quota=60),
+        ],
         min_length=1,
     )
     panel_size: int = Field(default=5, ge=1, le=50)

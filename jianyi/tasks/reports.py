@@ -26,7 +26,12 @@ class Made:
 
 
 def freeze_figures(
-    kind: str, period: str, now: datetime, *, correct: bool = False, note: str | None = None,
+    kind: str,
+    period: str,
+    now: datetime,
+    *,
+    correct: bool = False,
+    note: str | None = None,
     flow_run_id: str | None = None,
 ) -> Made:
     """The period's report: the latest version, or a new one (none yet, or a correction)."""
@@ -35,7 +40,12 @@ def freeze_figures(
             with session_scope() as session:
                 before = freeze.latest(session, kind=kind, period=period)
                 report = freeze.freeze(
-                    session, kind=kind, period=period, now=now, correct=correct, note=note,
+                    session,
+                    kind=kind,
+                    period=period,
+                    now=now,
+                    correct=correct,
+                    note=note,
                     flow_run_id=flow_run_id,
                 )
                 return Made(report.id, report.version, new=before is None or before.id != report.id)
@@ -50,8 +60,14 @@ def render_files(report_id: int) -> render.Files:
     with read_scope() as session:
         row = session.get_one(Report, report_id)
         frozen = render.Frozen(
-            id=row.id, kind=row.kind, period=row.period, period_label=row.period_label,
-            version=row.version, note=row.note, figures=row.figures, created_at=row.created_at,
+            id=row.id,
+            kind=row.kind,
+            period=row.period,
+            period_label=row.period_label,
+            version=row.version,
+            note=row.note,
+            figures=row.figures,
+            created_at=row.created_at,
         )
         recorded = (row.html_path, row.pdf_path)
     files = render.render(frozen)
@@ -67,9 +83,7 @@ def mail_out(report_id: int, now: datetime) -> int:
         return mail.queue(session, report_id=report_id, now=now)
 
 
-def produce(
-    kind: str, period: str, now: datetime, *, correct: bool = False, note: str | None = None
-) -> Made:
+def produce(kind: str, period: str, now: datetime, *, correct: bool = False, note: str | None = None) -> Made:
     """Freeze, render and mail, without Prefect."""
     made = freeze_figures(kind, period, now, correct=correct, note=note)
     render_files(made.report_id)
@@ -80,7 +94,11 @@ def produce(
 # The application database is the record: nothing cached or persisted in Prefect.
 @task(name="freeze", cache_policy=NO_CACHE, persist_result=False)
 def freeze_task(
-    kind: str, period: str, now: str, correct: bool = False, note: str | None = None,
+    kind: str,
+    period: str,
+    now: str,
+    correct: bool = False,
+    note: str | None = None,
     flow_run_id: str | None = None,
 ) -> dict[str, int]:
     made = freeze_figures(
@@ -98,4 +116,3 @@ def render_task(report_id: int) -> dict[str, str]:
 @task(name="mail", cache_policy=NO_CACHE, persist_result=False)
 def mail_task(report_id: int, now: str) -> int:
     return mail_out(report_id, datetime.fromisoformat(now))
-

@@ -67,7 +67,9 @@ def test_the_executor_makes_the_monthly_bulletin_as_a_flow_run_once(
                 deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployments["monthly"]]))
             )
             assert run.state is not None and run.state.type is StateType.COMPLETED
-            tasks = {t.name.rsplit("-", 1)[0] for t in await client.read_task_runs() if t.flow_run_id == run.id}
+            tasks = {
+                t.name.rsplit("-", 1)[0] for t in await client.read_task_runs() if t.flow_run_id == run.id
+            }
             [artifact] = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
             )
@@ -86,7 +88,12 @@ def test_the_executor_makes_the_monthly_bulletin_as_a_flow_run_once(
 
     # Run again by hand (a new flow run of the same period): the same report, no mail queued.
     again = periodic_report(kind="monthly", period="2026-11", now=DECEMBER_1.isoformat())
-    assert (again["report_id"], again["version"], again["new"], again["mails_queued"]) == (report.id, 1, False, 0)
+    assert (again["report_id"], again["version"], again["new"], again["mails_queued"]) == (
+        report.id,
+        1,
+        False,
+        0,
+    )
 
     dispatcher = OutboxDispatcher(sessionmaker=sessions, host=sink.host, port=sink.port)
     while asyncio.run(dispatcher.run_once()):
@@ -139,4 +146,6 @@ def test_the_executor_schedules_one_cron_job_per_kind_and_the_catch_up() -> None
     reports.add_jobs(scheduler, {name: uuid4() for name in KINDS})
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {f"report-{name}" for name in KINDS} | {"report-catch-up"}
-    assert str(jobs["report-weekly"].trigger) == str(CronTrigger.from_crontab(KINDS["weekly"].cron, timezone=SHANGHAI))
+    assert str(jobs["report-weekly"].trigger) == str(
+        CronTrigger.from_crontab(KINDS["weekly"].cron, timezone=SHANGHAI)
+    )

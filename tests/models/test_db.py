@@ -95,7 +95,9 @@ def teardown_module() -> None:
     forget_engines()
 
 
-def test_one_engine_per_database_however_its_url_is_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_one_engine_per_database_however_its_url_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """The default and the explicit URL share one pool (on SQLite, one write-lock queue)."""
     from jianyi.settings import get_settings
 

@@ -63,7 +63,9 @@ def test_a_suggestion_goes_through_the_scale_out_profile(tmp_path: Path) -> None
 
         def suspended() -> bool:
             run_id = http.get(f"/api/suggestions/{suggestion_id}").json()["flow_run_id"]
-            run = httpx.get(f"{scale.prefect_api_url}/flow_runs/{run_id}", timeout=10).json() if run_id else {}
+            run = (
+                httpx.get(f"{scale.prefect_api_url}/flow_runs/{run_id}", timeout=10).json() if run_id else {}
+            )
             return bool((run.get("state") or {}).get("name") == "Suspended")
 
         # The triage step is open from intake on; its run's first attempt suspends at it.

@@ -70,7 +70,9 @@ def test_an_untouched_step_walks_every_rung_once(clock: Clock, sessions: session
             )
         ]
         # A reminder links to the step's web page, not to a JSON endpoint that needs a token.
-        reminder = session.scalar(select(OutboxMessage.body_text).where(OutboxMessage.kind == "remind").limit(1))
+        reminder = session.scalar(
+            select(OutboxMessage.body_text).where(OutboxMessage.kind == "remind").limit(1)
+        )
         assert reminder is not None and f"/steps/{opinion.id}" in reminder and "/api/" not in reminder
         suggestion = session.get(Suggestion, suggestion_id)
         assert suggestion is not None

@@ -31,7 +31,12 @@ def test_each_handler_is_typed_on_its_specs_input(kind: StepKind) -> None:
 def test_only_windows_the_rating_and_the_leaders_instruction_may_lapse() -> None:
     lapsable = {kind for kind, spec in stages.SPECS.items() if spec.may_lapse}
     # A leader's instruction not given in time goes on as "no instruction" (issue 17).
-    assert lapsable == {StepKind.objection, StepKind.extension_request, StepKind.rating, StepKind.leader_instruction}
+    assert lapsable == {
+        StepKind.objection,
+        StepKind.extension_request,
+        StepKind.rating,
+        StepKind.leader_instruction,
+    }
     assert {k for k, s in stages.SPECS.items() if s.office_may_lapse} == {StepKind.rating}
     assert stages.SPECS[StepKind.rating].owed_by is Role.proposer
 

@@ -30,7 +30,9 @@ ScopeQuery = Query(
     "default: what the caller sees (a department its unit, a district office its suggestions)",
 )
 KeyQuery = Query(
-    default=None, max_length=200, description="the key within the figure (a rate's numerator or rest key, a row's key)"
+    default=None,
+    max_length=200,
+    description="the key within the figure (a rate's numerator or rest key, a row's key)",
 )
 Format = Literal["csv", "xlsx"]
 
