@@ -30,6 +30,7 @@ perf-docs: $(BIN)/.installed  ## rewrite docs/performance.md from bench/results/
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check jianyi tests bench
+	$(BIN)/ruff format --check jianyi tests bench
 	$(BIN)/mypy jianyi bench
 
 clean:
