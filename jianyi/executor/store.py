@@ -13,7 +13,7 @@ from jianyi.db import dialect_insert, read_scope, session_scope
 from jianyi.models import ExecutorLease, RunClaim, Step, Suggestion
 from jianyi.models.base import table_of, utcnow
 from jianyi.models.enums import StepState
-from jianyi.services import audit
+from jianyi.services import audit, reconcile
 from jianyi.services.actors import EXECUTOR
 from jianyi.services.lifecycle.engine import describe_attempt
 
@@ -77,6 +77,17 @@ def record_flow_run(suggestion_id: int, flow_run_id: str) -> None:
             suggestion_id=suggestion_id,
             detail={"flow_run_id": flow_run_id},
         )
+
+
+def forget_missing_run(flow_run_id: str) -> None:
+    """A run Prefect does not have: its open suggestion, if any, is left without one, so that a new
+    run is started (audited as the reconciler's repair of a missing run)."""
+    with session_scope() as session:
+        suggestion_id = session.scalar(
+            select(Suggestion.id).where(Suggestion.flow_run_id == flow_run_id, Suggestion.outcome.is_(None))
+        )
+        if suggestion_id is not None:
+            reconcile.forget_missing_run(session, suggestion_id=suggestion_id, flow_run_id=flow_run_id)
 
 
 def wakes(limit: int) -> list[Wake]:
