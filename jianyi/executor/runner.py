@@ -34,6 +34,7 @@ from jianyi.executor.bookkeeping import Bookkeeping
 from jianyi.executor.dispatcher import OutboxDispatcher
 from jianyi.executor.intake_burst import SAMPLE_SECONDS, IntakeBurst
 from jianyi.executor.suspender import ClientSuspender
+from jianyi.runtime import faults
 from jianyi.settings import Settings, get_settings
 from jianyi.tasks.attempt import passes, run_attempt
 
@@ -163,6 +164,7 @@ class Executor:
                 run_id = await prefect_glue.create_run(
                     client, deployment_id=deployment_id, suggestion_id=item.suggestion_id, name=item.run_name
                 )
+            await asyncio.to_thread(faults.halt_at, "start.after_create", item.suggestion_id)
             await asyncio.to_thread(store.record_flow_run, item.suggestion_id, str(run_id))
 
         items = await asyncio.to_thread(store.unstarted, 200)
@@ -226,7 +228,9 @@ class Executor:
             # The claim in our database before Running: it is the lock between executors (Prefect
             # accepts Running for a run already Running), and if we die after Prefect accepts
             # Running, recovery finds the claim.
-            claim = await asyncio.to_thread(store.claim, self.executor_id, run_id, suggestion_id)
+            claim = await asyncio.to_thread(
+                functools.partial(store.claim, self.executor_id, run_id, suggestion_id, first=not woken)
+            )
             if claim is None:
                 self.books.claimed_elsewhere(run_id)
                 return

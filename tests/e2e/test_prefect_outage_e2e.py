@@ -133,3 +133,29 @@ def test_a_run_prefect_lost_under_a_killed_attempt_gets_a_new_run(outage: Runnin
     outage.wait_for_step(play.suggestion_id, StepKind.opinion, timeout=90)
     assert _new_runs(outage, play.suggestion_id) == [lost]
     _finish(outage, play)
+
+
+def test_a_run_created_but_not_recorded_is_recorded_by_its_first_attempt(
+    outage: Running, tmp_path: Path
+) -> None:
+    """The start created the run in Prefect but did not record it (the database restarting), and the
+    run's first attempt closed the case before the start was tried again (a closed case is not):
+    the soak on PostgreSQL met a closed case with no run. The first attempt's claim records it."""
+    system = outage.system
+    system.kill_executor()
+    system.extra_env.update({"JIANYI_FAULT_POINT": "start.after_create", "JIANYI_FAULT_DIR": str(tmp_path)})
+    system.start_executor()
+    complaint = next(s for s in SCENARIOS if s.name == "complaint")
+    data = copy.deepcopy(complaint.suggestion)
+    data["channel_ref"] = "outage-unrecorded"
+    play = Play(complaint, outage.submit(data)["id"])
+    assert play.step(outage)  # the triage (open from intake) answered before the run exists
+    outage.wait_until((tmp_path / f"start.after_create-{play.suggestion_id}").exists, timeout=90)
+    view = outage.wait_until(
+        lambda: (v := outage.view(play.suggestion_id))["outcome"] and v, timeout=90, message="closed"
+    )
+    assert view["flow_run_id"] is not None  # recorded while the start is still halted
+    assert outage.flow_run_end(view["flow_run_id"])["type"] == "COMPLETED"
+    system.kill_executor()
+    del system.extra_env["JIANYI_FAULT_POINT"]
+    system.start_executor()
