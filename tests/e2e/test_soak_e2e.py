@@ -198,6 +198,7 @@ def test_soak_under_faults(request: pytest.FixtureRequest, tmp_path: Path, backe
     for case in cases:
         view = running.view(case.suggestion_id)
         assert view["outcome"] == case.scenario.outcome.value, case.suggestion_id
+        assert view["flow_run_id"], (seed, _stuck(running, case))  # a closed case keeps its run
         assert running.flow_run_end(view["flow_run_id"])["type"] == "COMPLETED", case.suggestion_id
     with running.sessions() as session:  # every step of every script applied, each once
         applied = Counter(
