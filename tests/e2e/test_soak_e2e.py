@@ -106,7 +106,7 @@ def _check_code(running: Running, case: Case) -> bool:
         return True
     for message in running.mails_to(case.email):
         body = message.get_body(preferencelist=("plain",))
-        found = re.search(r"跟踪编号是 (\S+)，查询码是 (\S+)。", body.get_content() if body else "")
+        found = re.search(r"跟踪编号是 ([0-9A-Za-z-]+)，查询码是 ([0-9A-Za-z-]+)。", body.get_content() if body else "")
         if found:
             running.codes[case.suggestion_id] = (found[1], found[2])
             return True
