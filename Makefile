@@ -19,7 +19,7 @@ up: $(BIN)/.installed  ## start Prefect, the API, the executor and an SMTP sink 
 test: $(BIN)/.installed  ## the whole suite: units, PostgreSQL and SQLite, end to end on real servers
 	$(BIN)/pytest
 
-soak: $(BIN)/.installed  ## the long fault soak (minutes; SOAK_SECONDS=600, SOAK_SEED= to replay one)
+soak: $(BIN)/.installed  ## the long fault soak (minutes; SOAK_SECONDS=600 of faults, SOAK_SEED= to replay one)
 	JIANYI_SOAK_SECONDS=$${SOAK_SECONDS:-600} JIANYI_SOAK_SEED=$${SOAK_SEED:-} $(BIN)/pytest -s --timeout=0 -p no:cacheprovider -m soak tests/e2e/test_soak_e2e.py
 
 bench: $(BIN)/.installed  ## the benchmarks (minutes; not in CI): make bench ARGS="--only sweep --quick"

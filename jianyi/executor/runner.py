@@ -19,11 +19,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from typing import TypeVar
 from uuid import UUID
 
+import httpx
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import StateType
 from prefect.context import AsyncClientContext, SyncClientContext
+from prefect.exceptions import ObjectNotFound
 from prefect.logging.loggers import flow_run_logger
 
 from jianyi.executor import cycles, erasure, prefect_glue, reconciler, reports, retention, store, sweeps
@@ -31,8 +34,9 @@ from jianyi.executor.bookkeeping import Bookkeeping
 from jianyi.executor.dispatcher import OutboxDispatcher
 from jianyi.executor.intake_burst import SAMPLE_SECONDS, IntakeBurst
 from jianyi.executor.suspender import ClientSuspender
+from jianyi.runtime import faults
 from jianyi.settings import Settings, get_settings
-from jianyi.tasks.attempt import run_attempt
+from jianyi.tasks.attempt import passes, run_attempt
 
 log = logging.getLogger("jianyi.executor")
 DEAD_STATES = {StateType.FAILED, StateType.CRASHED}
@@ -40,6 +44,9 @@ DEAD_STATES = {StateType.FAILED, StateType.CRASHED}
 # others' round trips to a busy Prefect server.
 ROUND_TRIPS = 8
 BUSY_POLL_SECONDS = 0.05
+# Waiting for a server that is down or starting: the first wait, and the longest.
+FIRST_WAIT_SECONDS, LONGEST_WAIT_SECONDS = 0.5, 5.0
+T = TypeVar("T")
 
 
 class Executor:
@@ -58,8 +65,11 @@ class Executor:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.deployment_id = await prefect_glue.ensure_deployment(self.settings.deployment_name)
-        await asyncio.to_thread(store.heartbeat, self.executor_id)
+        # Prefect's server or the database may be restarting as the executor starts: it waits for them.
+        cyclic = await until_up("register the deployments", self._register, stop)
+        if cyclic is None:  # stopped while waiting
+            return
+        assert self.deployment_id is not None
         log.info("executor %s running deployment %s", self.executor_id, self.deployment_id)
         poll = self.settings.executor_poll_seconds
         scheduler = sweeps.start_scheduler(self.settings.sweep_seconds)
@@ -72,10 +82,11 @@ class Executor:
         reconciler.add_job(scheduler)  # flow runs that disagree with the database: repaired or reported
         if self.settings.personal_data_retention_days:
             erasure.add_job(scheduler, older_than=timedelta(days=self.settings.personal_data_retention_days))
-        if self.settings.reports_scheduled:  # the periodic reports: cron jobs here, not Prefect's scheduler
-            reports.add_jobs(scheduler, await reports.ensure_deployments())
-            cycles.add_jobs(scheduler, await cycles.ensure_deployment())  # the digest, on the rules' cron
-            cycles.add_campaign_jobs(scheduler, await cycles.ensure_campaign_deployment())
+        if cyclic:  # the periodic reports: cron jobs here, not Prefect's scheduler
+            report_ids, digest_id, campaign_id = cyclic
+            reports.add_jobs(scheduler, report_ids)
+            cycles.add_jobs(scheduler, digest_id)  # the digest, on the rules' cron
+            cycles.add_campaign_jobs(scheduler, campaign_id)
         # One Prefect client of each kind for the whole process, shared by the loops and every
         # attempt (attempt tasks inherit these contexts): building a client is not cheap.
         with SyncClientContext.get_or_create():
@@ -86,6 +97,19 @@ class Executor:
         if self.books.running:
             await asyncio.wait(list(self.books.running.values()), timeout=30)
         await asyncio.to_thread(store.release, self.books.take_releases())
+
+    async def _register(self) -> tuple[dict[str, UUID], UUID, UUID] | tuple[()]:
+        """The lifecycle deployment, a first heartbeat, and the deployments of the periodic reports,
+        the digest and the campaigns (if scheduled here): their ids, or () if not."""
+        self.deployment_id = await prefect_glue.ensure_deployment(self.settings.deployment_name)
+        await asyncio.to_thread(store.heartbeat, self.executor_id)
+        if not self.settings.reports_scheduled:
+            return ()
+        return (
+            await reports.ensure_deployments(),
+            await cycles.ensure_deployment(),
+            await cycles.ensure_campaign_deployment(),
+        )
 
     async def _serve(self, client: PrefectClient, stop: asyncio.Event, poll: float) -> None:
         dispatcher = OutboxDispatcher()
@@ -140,6 +164,7 @@ class Executor:
                 run_id = await prefect_glue.create_run(
                     client, deployment_id=deployment_id, suggestion_id=item.suggestion_id, name=item.run_name
                 )
+            await asyncio.to_thread(faults.halt_at, "start.after_create", item.suggestion_id)
             await asyncio.to_thread(store.record_flow_run, item.suggestion_id, str(run_id))
 
         items = await asyncio.to_thread(store.unstarted, 200)
@@ -203,7 +228,9 @@ class Executor:
             # The claim in our database before Running: it is the lock between executors (Prefect
             # accepts Running for a run already Running), and if we die after Prefect accepts
             # Running, recovery finds the claim.
-            claim = await asyncio.to_thread(store.claim, self.executor_id, run_id, suggestion_id)
+            claim = await asyncio.to_thread(
+                functools.partial(store.claim, self.executor_id, run_id, suggestion_id, first=not woken)
+            )
             if claim is None:
                 self.books.claimed_elsewhere(run_id)
                 return
@@ -221,10 +248,24 @@ class Executor:
                 ClientSuspender(client, UUID(run_id), writes=self._writes),
                 log=flow_run_logger(flow_run_id=UUID(run_id)),
             )
+        except ObjectNotFound:
+            await self._missing(client, run_id)
         except Exception:
             log.exception("attempt of run %s failed", run_id)
         finally:
             self.books.ended(run_id, claim)
+
+    async def _missing(self, client: PrefectClient, run_id: str) -> None:
+        """Prefect answered 404 about the run. If it has no such run (deleted, or a Prefect database
+        restored from before it), the case gets a new run, whose first attempt applies what waits in
+        the database; woken again and again, it would wait for ever."""
+        try:
+            await client.read_flow_run(UUID(run_id))
+        except ObjectNotFound:
+            log.warning("run %s is unknown to Prefect: its suggestion gets a new run", run_id)
+            await asyncio.to_thread(store.forget_missing_run, run_id)
+            return
+        log.error("run %s: Prefect answered 404 during an attempt, yet has the run", run_id)
 
     async def _release_claims(self, stop: asyncio.Event, poll: float) -> None:
         """Drop the claims of ended attempts, those that ended together in one transaction (one
@@ -244,7 +285,13 @@ class Executor:
     async def _keep_alive(self, client: PrefectClient) -> None:
         await asyncio.to_thread(store.heartbeat, self.executor_id)
         for run_id in await asyncio.to_thread(store.orphaned_claims, self.settings.executor_lease_seconds):
-            run = await client.read_flow_run(UUID(run_id))
+            try:
+                run = await client.read_flow_run(UUID(run_id))
+            except ObjectNotFound:  # gone from Prefect: nothing to recover, the case gets a new run
+                log.warning("run %s of a silent executor is unknown to Prefect: a new run", run_id)
+                await asyncio.to_thread(store.forget_missing_run, run_id)
+                await asyncio.to_thread(store.drop_claim, run_id)
+                continue
             state_type = run.state.type if run.state else None
             if state_type in (StateType.RUNNING, StateType.PENDING, *DEAD_STATES):
                 log.warning("recovering run %s (%s) of a silent executor", run_id, state_type)
@@ -260,6 +307,33 @@ class Executor:
             if not self.books.is_running(str(run.id)):
                 log.warning("re-running crashed run %s", run.id)
                 await prefect_glue.reschedule(client, run.id, why="its attempt crashed")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """A server that is down or starting: no connection, one dropped, an answer 5xx; or a database
+    error that passes (``tasks.attempt.passes``)."""
+    if isinstance(exc, httpx.TransportError):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500
+    return passes(exc)
+
+
+async def until_up(what: str, work: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
+    """``work``'s result, tried again while a server it needs is down or starting (after 0.5 s, then
+    twice as long each time, at most 5 s); None if stopped meanwhile. Any other error is raised."""
+    wait = FIRST_WAIT_SECONDS
+    while not stop.is_set():
+        try:
+            return await work()
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            log.warning("cannot %s yet (%s: %s); trying again in %.1f s", what, type(exc).__name__, exc, wait)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+        wait = min(2 * wait, LONGEST_WAIT_SECONDS)
+    return None
 
 
 async def _at_most(limit: int, jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from jianyi.db import dialect_insert, read_scope, session_scope
 from jianyi.models import ExecutorLease, RunClaim, Step, Suggestion
 from jianyi.models.base import table_of, utcnow
 from jianyi.models.enums import StepState
-from jianyi.services import audit
+from jianyi.services import audit, reconcile
 from jianyi.services.actors import EXECUTOR
 from jianyi.services.lifecycle.engine import describe_attempt
 
@@ -65,11 +66,17 @@ def newest_suggestion_id() -> int | None:
 
 def record_flow_run(suggestion_id: int, flow_run_id: str) -> None:
     with session_scope() as session:
-        session.execute(
-            update(Suggestion)
-            .where(Suggestion.id == suggestion_id, Suggestion.flow_run_id.is_(None))
-            .values(flow_run_id=flow_run_id)
-        )
+        _record(session, suggestion_id, flow_run_id)
+
+
+def _record(session: Session, suggestion_id: int, flow_run_id: str) -> None:
+    """The suggestion's run, unless it has one: audited once."""
+    recorded = session.execute(
+        update(Suggestion)
+        .where(Suggestion.id == suggestion_id, Suggestion.flow_run_id.is_(None))
+        .values(flow_run_id=flow_run_id)
+    )
+    if recorded.rowcount == 1:  # type: ignore[attr-defined]
         audit.record(
             session,
             actor=EXECUTOR,
@@ -77,6 +84,17 @@ def record_flow_run(suggestion_id: int, flow_run_id: str) -> None:
             suggestion_id=suggestion_id,
             detail={"flow_run_id": flow_run_id},
         )
+
+
+def forget_missing_run(flow_run_id: str) -> None:
+    """A run Prefect does not have: its open suggestion, if any, is left without one, so that a new
+    run is started (audited as the reconciler's repair of a missing run)."""
+    with session_scope() as session:
+        suggestion_id = session.scalar(
+            select(Suggestion.id).where(Suggestion.flow_run_id == flow_run_id, Suggestion.outcome.is_(None))
+        )
+        if suggestion_id is not None:
+            reconcile.forget_missing_run(session, suggestion_id=suggestion_id, flow_run_id=flow_run_id)
 
 
 def wakes(limit: int) -> list[Wake]:
@@ -108,13 +126,17 @@ def heartbeat(executor_id: str, now: datetime | None = None) -> None:
             lease.heartbeat_at = now
 
 
-def claim(executor_id: str, flow_run_id: str, suggestion_id: int) -> Claim | None:
+def claim(executor_id: str, flow_run_id: str, suggestion_id: int, *, first: bool = False) -> Claim | None:
     """Take the run for one attempt, and name the attempt (its stage, the steps it will apply); None
     if another executor holds it.
 
     The claim is the lock: Prefect accepts Running for a run that is Running, so two executors
     must never both propose it. A claim of this executor's own is taken again: its caller runs no
-    attempt of the run, so the claim was left by one that could not drop it (a lost connection)."""
+    attempt of the run, so the claim was left by one that could not drop it (a lost connection).
+
+    ``first``: a run found Scheduled in Prefect. Its suggestion records it here if it has no run yet:
+    the run may have been created by a start whose own record failed (the database restarting), and
+    its attempt may close the case before that start is tried again (a closed case is not)."""
     now = utcnow()
     with session_scope() as session:
         statement = dialect_insert(session)(RunClaim).values(
@@ -129,6 +151,8 @@ def claim(executor_id: str, flow_run_id: str, suggestion_id: int) -> Claim | Non
         ).first()
         if taken is None:
             return None
+        if first:
+            _record(session, suggestion_id, flow_run_id)
         return Claim(flow_run_id, describe_attempt(session, suggestion_id=suggestion_id), now)
 
 

@@ -14,9 +14,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 import psycopg
 from psycopg import sql
@@ -244,6 +245,15 @@ class TemporaryPostgres:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = self._given_directory
             self._prepared = False
+
+    def restart(self, *, mode: Literal["fast", "immediate"] = "fast", down: float = 0.0) -> None:
+        """Stop the server, ``fast`` (clients disconnected, a checkpoint) or ``immediate`` (as a
+        crash: recovery from the WAL at start), stay down ``down`` seconds, start it on the same port."""
+        self._run(
+            [str(self.bin_dir / "pg_ctl"), "stop", "-w", "-m", mode, "-D", str(self.data_dir)], "pg_ctl stop"
+        )
+        time.sleep(down)
+        self._pg_ctl_start()
 
     def create_database(self, name: str) -> str:
         """CREATE DATABASE `name` (if missing); returns its psycopg SQLAlchemy URL."""

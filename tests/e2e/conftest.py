@@ -142,17 +142,28 @@ class Running:
 
 
 def start_system(
-    request: pytest.FixtureRequest, prefect: PrefectServer, backend: str, home: Path, **env: str
+    request: pytest.FixtureRequest,
+    prefect: PrefectServer | None,
+    backend: str,
+    home: Path,
+    *,
+    database_url: str | None = None,
+    executor: bool = True,
+    **env: str,
 ) -> Running:
+    """A system on the shared Prefect server, or with ``prefect=None`` one of its own (to kill and
+    restart); on a fresh database of ``backend``, or on ``database_url``. ``executor=False``: the
+    caller starts the executor."""
     number = next(_systems)
-    url = fresh_database(request, backend, home)
+    url = database_url or fresh_database(request, backend, home)
     engine = make_engine(url)
     request.addfinalizer(engine.dispose)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
     users = create_officials(sessions)
     system = System(
         home,
-        prefect_api_url=prefect.api_url,
+        prefect_api_url=prefect.api_url if prefect is not None else None,
+        prefect_ui=False,
         database_url=url,
         extra_env={
             # Each system its own deployment: systems sharing the Prefect server never run each other's runs.
@@ -166,7 +177,8 @@ def start_system(
     system.start_services()
     request.addfinalizer(system.stop)
     system.start_api()
-    system.start_executor()
+    if executor:
+        system.start_executor()
     return Running(system, users, sessions)
 
 
