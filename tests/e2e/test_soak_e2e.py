@@ -8,8 +8,8 @@ every e-mail and text message reached its sink exactly once (receivers dedupe on
 the Idempotency-Key: distinct ones are counted, per recipient and kind; deliveries are printed), and
 every flow run is Completed and agrees with the database (the reconciler finds nothing).
 
-The suite runs a short one on PostgreSQL (the backend with every fault): each kind of fault once, in
-an order drawn from the seed. `make soak` runs a long one on both: JIANYI_SOAK_SECONDS of faults. It prints its seed
+The suite runs a short one on both backends: each kind of fault once, in an order drawn from the
+seed. `make soak` runs a long one: JIANYI_SOAK_SECONDS of faults. It prints its seed
 (JIANYI_SOAK_SEED replays the same faults in the same order; the driver's timing still varies) and
 what it did and checked.
 """
@@ -50,8 +50,6 @@ PLAYED = [
 ]
 # 0, the suite's short soak: each kind of fault once (about a minute of faults); `make soak`: 600.
 SECONDS = float(os.environ.get("JIANYI_SOAK_SECONDS") or "0")
-# make test: the short soak on PostgreSQL, the backend with every fault (its restarts too); make soak: both.
-BACKENDS = ["sqlite", "postgresql"] if SECONDS else ["postgresql"]
 OPEN_AT_ONCE = 12  # suggestions in progress at a time: a steady load, not a growing backlog
 
 
@@ -163,7 +161,7 @@ def soak_postgres(tmp_path: Path) -> Iterator[TemporaryPostgres]:
 @pytest.mark.soak
 @pytest.mark.e2e
 @pytest.mark.timeout(900)  # minutes of faults, then up to 3 for the cases and 3 for the messages
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_soak_under_faults(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> None:
     seed = int(os.environ.get("JIANYI_SOAK_SEED") or random.randrange(1 << 30))
     print(f"\nsoak ({backend}) seed {seed}", flush=True)
