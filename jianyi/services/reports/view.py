@@ -228,13 +228,16 @@ def units_sections(units: list[dict[str, Any]]) -> list[Section]:
     return [late, ranked]
 
 
-def bulletin_section(items: list[dict[str, Any]], names: dict[str, str]) -> Section:
-    """What the supervision ladder's bulletin rung marked: named in the monthly bulletin."""
-    section = Section(
-        "列入月通报事项",
-        headers=["编号", "标题", "办理机构", "超期单位", "通报月份"],
-        empty="本期无列入通报的事项。",
-    )
+def bulletin_section(
+    items: list[dict[str, Any]],
+    names: dict[str, str],
+    *,
+    title: str = "列入月通报事项",
+    empty: str = "本期无列入通报的事项。",
+) -> Section:
+    """What the supervision ladder's bulletin rung marked, item by item: all of them in a weekly or
+    monthly report, those named in several months in a longer one (``bulletin_summary``)."""
+    section = Section(title, headers=["编号", "标题", "办理机构", "超期单位", "通报月份"], empty=empty)
     for item in items:
         section.rows.append(
             Row(
@@ -279,8 +282,9 @@ def bulletin_summary(items: list[dict[str, Any]], names: dict[str, str]) -> list
             f"本期共 {len(items)} 件事项列入月通报，涉及 {len(units)} 个单位，"
             f"其中 {len(repeats)} 件在两个以上月份列入；逐项名单见各月《月通报》。"
         )
-    listed = bulletin_section(repeats[:REPEATS_LISTED], names)
-    listed.title, listed.empty = "多次列入月通报的事项", "本期无多次列入通报的事项。"
+    listed = bulletin_section(
+        repeats[:REPEATS_LISTED], names, title="多次列入月通报的事项", empty="本期无多次列入通报的事项。"
+    )
     if len(repeats) > REPEATS_LISTED:
         listed.text = f"列出通报月份最多的 {REPEATS_LISTED} 件，另有 {len(repeats) - REPEATS_LISTED} 件。"
     return [by_unit, listed]
