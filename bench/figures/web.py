@@ -9,7 +9,9 @@ token): 12 department clerks of the units owing the most open steps, 8 of the ci
 turn opens a page and then the API's answer for the same data (interleaved, so both see the same
 load): a clerk its workbench (``/api/steps``) and one of its open steps (``/api/steps/{id}``), the
 office the board (``/api/figures``) and a suggestion's tracking page (``/api/track/{code}``). All the
-while two more clients complete open opinions through the API (writes under the reads).
+while two more clients complete open opinions through the API (writes under the reads). Between
+rounds an official reads for 1–3 s (``THINK_SECONDS``), as people browsing do; without it the 20
+clients saturate the 2 cores and every page's time is mostly its wait in the queue.
 
 Each figure is a page's p95 on 127.0.0.1 (request sent to response read, loopback included), its
 baseline the JSON API's p95 for the same data in the same run. No executor or Prefect server runs:
@@ -46,6 +48,7 @@ GOAL_MS = 300.0
 PAGES = ("workbench", "step", "board", "tracking")
 CLERKS, OFFICE = 12, 8  # 20 officials browsing at once
 WRITERS = 2  # clients completing opinions meanwhile
+THINK_SECONDS = (1.0, 3.0)  # an official reads a page before opening the next (uniform, per official)
 PASSWORD = "bench password 2026"
 OPINION = {"decision": "not_adopt", "reasons": "经研究暂不采纳。", "consultation": "电话沟通。"}
 
@@ -144,9 +147,12 @@ async def browse(
     errors: list[str],
 ) -> None:
     rng = random.Random(seed)
+    # Idle connections are dropped before the server's keep-alive (5 s) can close one under a request.
+    limits = httpx.Limits(keepalive_expiry=1.0)
+    bearer = {"Authorization": f"Bearer {who.token}"}
     async with (
-        httpx.AsyncClient(base_url=url, timeout=60, follow_redirects=False) as page,
-        httpx.AsyncClient(base_url=url, timeout=60, headers={"Authorization": f"Bearer {who.token}"}) as api,
+        httpx.AsyncClient(base_url=url, timeout=60, follow_redirects=False, limits=limits) as page,
+        httpx.AsyncClient(base_url=url, timeout=60, headers=bearer, limits=limits) as api,
     ):
         await sign_in(page, who.login)
         for _ in range(rounds):
@@ -163,6 +169,7 @@ async def browse(
                 code, check = rng.choice(load.tracked)
                 await timed(page, f"/track/{code}?check={check}", ("tracking", "html"), samples, errors)
                 await timed(api, f"/api/track/{code}?check={check}", ("tracking", "json"), samples, errors)
+            await asyncio.sleep(rng.uniform(*THINK_SECONDS))
 
 
 async def complete(url: str, opinions: list[tuple[str, int]], stop: asyncio.Event, done: list[int]) -> None:
@@ -246,6 +253,7 @@ def figure(page: str, samples: Samples, count: int, completed: int, seconds: flo
             "officials": CLERKS + OFFICE,
             "opinions_completed_meanwhile": completed,
             "browsing_seconds": round(seconds, 1),
+            "think_seconds": list(THINK_SECONDS),
             "baseline": "the JSON API for the same data, interleaved with the pages in the same run",
         },
     )
