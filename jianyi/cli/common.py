@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -124,7 +124,7 @@ def actor(db: Session, token: str | None) -> Actor:
     return auth.authenticate(db, token=token_of(token))
 
 
-def emit(value: BaseModel | list[BaseModel] | dict[str, Any]) -> None:
+def emit(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
     if isinstance(value, list):
         data: Any = [v.model_dump(mode="json") for v in value]
     elif isinstance(value, BaseModel):

@@ -37,7 +37,7 @@ from jianyi.db import read_scope, session_scope
 from jianyi.errors import field_errors
 from jianyi.models.enums import Role, StepState
 from jianyi.models.schemas import EMAIL_PATTERN, SuggestionIn
-from jianyi.services import accounts, auth, clocks, intake, personal_data, steps, views
+from jianyi.services import accounts, auth, clocks, intake, owed, personal_data, steps, views
 
 app = typer.Typer(
     help="jianyi 人民建议征集: suggestions from receipt to policy, through the seven steps.",
@@ -187,11 +187,17 @@ def show(suggestion_id: int = typer.Argument(...), token: str | None = TokenOpti
 
 @steps_app.command("list")
 def steps_list(
-    state: StepState = typer.Option(StepState.open, "--state"), token: str | None = TokenOption
+    state: StepState = typer.Option(StepState.open, "--state"),
+    limit: int = typer.Option(owed.API_PAGE, "--limit", min=1, max=500, help="at most so many steps"),
+    after: str | None = typer.Option(None, "--after", help="the cursor printed after the previous page"),
+    token: str | None = TokenOption,
 ) -> None:
-    """The steps your unit owes."""
+    """The steps your unit owes, the earliest deadline first; a cursor for the next page goes to stderr."""
     with session() as db:
-        emit([views.step_view(db, s) for s in steps.open_steps_for(db, actor=actor(db, token), state=state)])
+        found, cursor = owed.keyset_page(db, actor=actor(db, token), state=state, after=after, limit=limit)
+        emit(views.step_views(db, found))
+    if cursor is not None:
+        typer.echo(f"more: --after {cursor}", err=True)
 
 
 @steps_app.command("show")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from jianyi.models.base import Base, utcnow
 from jianyi.models.enums import Role, StepKind, StepState
 
+_ANSWERED = "state IN ('submitted', 'completed')"  # services.owed.ANSWERED
 _RUNNING = "state = 'open' AND paused_at IS NULL"  # open steps whose deadline clock runs
 
 
@@ -45,7 +46,34 @@ class Step(Base):
             sqlite_where=text("state = 'submitted'"),
             postgresql_where=text("state = 'submitted'"),
         ),
-        Index("ix_steps_unit_state", "unit_id", "state"),
+        # What a unit owes (the workbench, GET /api/steps) by deadline, and what it answered latest
+        # first: read in order from the index a page at a time, the second unit's from its own.
+        Index("ix_steps_unit_state_due", "unit_id", "state", "due_at", "id"),
+        Index(
+            "ix_steps_alt_unit_state_due",
+            "alt_unit_id",
+            "state",
+            "due_at",
+            "id",
+            sqlite_where=text("alt_unit_id IS NOT NULL"),
+            postgresql_where=text("alt_unit_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_steps_unit_answered",
+            "unit_id",
+            "submitted_at",
+            "id",
+            sqlite_where=text(_ANSWERED),
+            postgresql_where=text(_ANSWERED),
+        ),
+        Index(
+            "ix_steps_alt_unit_answered",
+            "alt_unit_id",
+            "submitted_at",
+            "id",
+            sqlite_where=text(f"{_ANSWERED} AND alt_unit_id IS NOT NULL"),
+            postgresql_where=text(f"{_ANSWERED} AND alt_unit_id IS NOT NULL"),
+        ),
         Index("ix_steps_state_due", "state", "due_at"),
         # The supervision board (jianyi.services.board): open steps whose clock runs, in deadline
         # order (id breaks ties: the overdue list's keyset), with what its queries read, so that

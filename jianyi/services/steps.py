@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from jianyi.errors import Conflict, Forbidden, InvalidInput, NotFound, audited_refusal
@@ -162,20 +162,6 @@ def _submit(
         detail={"kind": step.kind.value, "input": input},
     )
     return step
-
-
-def open_steps_for(session: Session, *, actor: Actor, state: StepState | None = StepState.open) -> list[Step]:
-    """The steps the caller's unit owes (a department sees only what is referred to it)."""
-    query = select(Step)
-    if actor.role is Role.admin:
-        pass
-    elif actor.unit_id is None:
-        return []
-    else:
-        query = query.where((Step.unit_id == actor.unit_id) | (Step.alt_unit_id == actor.unit_id))
-    if state is not None:
-        query = query.where(Step.state == state)
-    return list(session.scalars(query.order_by(Step.due_at.is_(None), Step.due_at, Step.id).limit(1000)))
 
 
 def complete_or_refuse(session: Session, *, actor: Actor, step_id: int, payload: Any) -> Step:

@@ -206,6 +206,14 @@ def _triage_proposal(session: Session, suggestion: Suggestion) -> dict[str, Any]
     return {"kind": "suggestion", "lead_unit": rule.lead, "co_units": list(rule.co), "rule": rule.id}
 
 
+def step_views(session: Session, found: list[Step]) -> list[StepView]:
+    """Views of a list of steps, their suggestions read in one query (not one a step)."""
+    ids = {step.suggestion_id for step in found}
+    if ids:
+        list(session.scalars(select(Suggestion).where(Suggestion.id.in_(ids))))  # into the identity map
+    return [step_view(session, step) for step in found]
+
+
 def view_step(session: Session, *, actor: Actor, step_id: int) -> StepView:
     step = session.get(Step, step_id)
     if step is None:

@@ -6,9 +6,10 @@ completes the step (generated from its input model's JSON schema, validated by t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,8 +25,8 @@ from jianyi.models import Assignment, Step, Suggestion
 from jianyi.models.base import utcnow
 from jianyi.models.enums import STAGE_LABELS, AssignmentState, Role, Stage, StepKind, StepState
 from jianyi.models.step_inputs import NOTE
-from jianyi.rules.calendar import WorkingCalendar
-from jianyi.services import audit, case_reading, clocks, deadlines, steps, views
+from jianyi.rules.calendar import SHANGHAI, WorkingCalendar
+from jianyi.services import audit, case_reading, clocks, deadlines, owed, steps, views
 from jianyi.services.actors import Actor
 from jianyi.services.lifecycle.stages import SPECS, spec_of
 from jianyi.web.accounts import Official
@@ -67,6 +68,26 @@ def _local_day(instant: datetime) -> date:
     return date.fromisoformat(local(instant, "%Y-%m-%d"))
 
 
+def due_within(calendar: WorkingCalendar, now: datetime, days: int) -> datetime:
+    """The instant before which a step is due within ``days`` working days (``working_days`` ≤ days):
+    the start of the (days + 1)-th working day after today, in Shanghai."""
+    return datetime.combine(calendar.shift(_local_day(now), days + 1), time.min, tzinfo=SHANGHAI)
+
+
+def _number(text: str) -> int:
+    return int(text) if text.isdigit() else 1
+
+
+def _rows(calendar: WorkingCalendar, now: datetime, page: owed.Page) -> list[Row]:
+    rows = []
+    for step, suggestion in page.rows:
+        left = working_days(calendar, now, step.due_at) if step.due_at else None
+        if left is not None and step.due_at is not None and step.due_at < now and left >= 0:
+            left = -1  # due earlier today
+        rows.append(Row(step, suggestion, spec_of(step.kind).label, local(step.due_at), left))
+    return rows
+
+
 @router.get("/workbench", response_class=HTMLResponse)
 def workbench(
     request: Request,
@@ -77,46 +98,38 @@ def workbench(
     within_: Annotated[str, Query(alias="within", max_length=3)] = "",
     overdue: Annotated[bool, Query()] = False,
     q: Annotated[str, Query(max_length=100)] = "",
+    page_: Annotated[str, Query(alias="page", max_length=6)] = "",
 ) -> Response:
+    """The unit's open steps, a page at a time by deadline, with how many are overdue or due soon."""
     # A form's "all" is an empty value; an unknown one is ignored like it.
     stage = Stage(stage_) if stage_ in Stage.__members__ else None
     kind = StepKind(kind_) if kind_ in StepKind.__members__ else None
     within = int(within_) if within_.isdigit() else None  # due within so many working days
-    owed = steps.open_steps_for(session, actor=official)
-    ids = {s.suggestion_id for s in owed}
-    suggestions = (
-        {s.id: s for s in session.scalars(select(Suggestion).where(Suggestion.id.in_(ids)))} if ids else {}
-    )
     calendar = deadlines.current_calendar(session)
     now = utcnow()
-    words = q.strip().lower()
-    rows = []
-    for step in owed:
-        suggestion = suggestions[step.suggestion_id]
-        if stage is not None and suggestion.stage is not stage:
-            continue
-        if kind is not None and step.kind is not kind:
-            continue
-        if words and words not in suggestion.tracking_code.lower() and words not in suggestion.title.lower():
-            continue
-        left = working_days(calendar, now, step.due_at) if step.due_at else None
-        if left is not None and step.due_at is not None and step.due_at < now and left >= 0:
-            left = -1  # due earlier today
-        row = Row(step, suggestion, spec_of(step.kind).label, local(step.due_at), left)
-        if overdue and not row.overdue:
-            continue
-        if within is not None and (row.left is None or row.left > within):
-            continue
-        rows.append(row)
+    # Overdue: past the deadline; due within N working days: not yet overdue, due by the N-th.
+    span = owed.StepFilter(stage=stage, kind=kind, words=q)
+    if overdue:
+        span = replace(span, due_before=now)
+    elif within is not None:
+        span = replace(span, due_from=now, due_before=due_within(calendar, now, within))
+    found = owed.open_page(session, actor=official, found=span, number=_number(page_), size=owed.PAGE)
+    soon = due_within(calendar, now, DUE_SOON_WORKING_DAYS)
+    filters = {
+        "stage": stage.value if stage else "",
+        "kind": kind.value if kind else "",
+        "overdue": overdue,
+        "within": str(within) if within is not None else "",
+        "q": q,
+    }
+    kept = {k: v for k, v in filters.items() if v}
     context = {
-        "rows": rows,
-        "filters": {
-            "stage": stage.value if stage else "",
-            "kind": kind.value if kind else "",
-            "overdue": overdue,
-            "within": str(within) if within is not None else "",
-            "q": q,
-        },
+        "rows": _rows(calendar, now, found),
+        "page": found,
+        "counts": owed.counts(session, actor=official, now=now, soon_before=soon),
+        "soon_days": DUE_SOON_WORKING_DAYS,
+        "filters": filters,
+        "paging": {n: urlencode({**kept, "page": n}) for n in (found.number - 1, found.number + 1)},
         "stages": [(s.value, STAGE_LABELS[s]) for s in Stage if s is not Stage.closed],
         "kinds": [(k.value, SPECS[k].label) for k in StepKind if k in SPECS],
     }
@@ -126,18 +139,17 @@ def workbench(
 
 @router.get("/workbench/done", response_class=HTMLResponse)
 def done(
-    request: Request, official: Official, session: SessionDep, q: Annotated[str, Query(max_length=100)] = ""
+    request: Request,
+    official: Official,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+    page_: Annotated[str, Query(alias="page", max_length=6)] = "",
 ) -> Response:
-    """What the unit answered (its latest first), searchable by tracking code or title."""
-    answered = [
-        *steps.open_steps_for(session, actor=official, state=StepState.completed),
-        *steps.open_steps_for(session, actor=official, state=StepState.submitted),
-    ]
-    ids = {s.suggestion_id for s in answered}
-    suggestions = {s.id: s for s in session.scalars(select(Suggestion).where(Suggestion.id.in_(ids)))}
-    words = q.strip().lower()
+    """What the unit answered (its latest first, a page at a time), searchable by tracking code or title."""
+    found = owed.answered_page(session, actor=official, words=q, number=_number(page_), size=owed.PAGE)
+    ids = {suggestion.id for _, suggestion in found.rows}
     # An item re-routed away after the unit's objection: its steps are shown, no longer opened.
-    kept = set(suggestions)
+    kept = ids
     if official.role is Role.department and ids:  # one query, not one a suggestion
         referred = select(Assignment.suggestion_id).where(
             Assignment.unit_id == official.unit_id,
@@ -146,13 +158,11 @@ def done(
         )
         kept = set(session.scalars(referred))
     rows = [
-        (step, suggestions[step.suggestion_id], spec_of(step.kind).label, step.suggestion_id in kept)
-        for step in sorted(answered, key=lambda s: s.submitted_at or s.created_at, reverse=True)
-        if not words
-        or words in suggestions[step.suggestion_id].tracking_code.lower()
-        or words in suggestions[step.suggestion_id].title.lower()
+        (step, suggestion, spec_of(step.kind).label, suggestion.id in kept) for step, suggestion in found.rows
     ]
-    return render(request, "done.html.j2", {"rows": rows, "q": q})
+    words = {"q": q} if q else {}
+    paging = {n: urlencode({**words, "page": n}) for n in (found.number - 1, found.number + 1)}
+    return render(request, "done.html.j2", {"rows": rows, "q": q, "page": found, "paging": paging})
 
 
 def _step_page(
@@ -175,11 +185,7 @@ def _step_page(
         values["co_units"] = ", ".join(proposal.get("co_units") or [])
     row = session.get(Step, step_id)
     # The unit's other open steps on the same case: raise an objection, ask for an extension.
-    siblings = [
-        (other.id, spec_of(other.kind).label)
-        for other in steps.open_steps_for(session, actor=official)
-        if other.suggestion_id == step.suggestion_id and other.id != step.id
-    ]
+    siblings = [(other.id, spec_of(other.kind).label) for other in _siblings(session, official, row)]
     context = {
         "step": step,
         "siblings": siblings,
@@ -192,6 +198,16 @@ def _step_page(
         "instruction": case_reading.leader_instruction(session, suggestion_id=step.suggestion_id),
     }
     return render(request, "step.html.j2", context, status_code=status)
+
+
+def _siblings(session: Session, official: Actor, step: Step | None) -> list[Step]:
+    if step is None:
+        return []
+    query = select(Step).where(
+        Step.suggestion_id == step.suggestion_id, Step.state == StepState.open, Step.id != step.id
+    )
+    mine = owed.owner(official)  # the unit's other open steps on the case
+    return list(session.scalars((query if mine is None else query.where(mine)).order_by(Step.id)))
 
 
 def _audit_proposer_view(official: Actor, suggestion_id: int) -> None:

@@ -11,7 +11,7 @@ from support import SCENARIOS, SUGGESTION, Play, Scenario, triage
 from jianyi.errors import Conflict, Forbidden, InvalidInput
 from jianyi.models import AuditEntry, OutboxMessage, StageEntry, Step, Suggestion
 from jianyi.models.enums import OutboxChannel, Outcome, Stage, StepKind, StepState
-from jianyi.services import steps
+from jianyi.services import owed, steps
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
@@ -172,7 +172,11 @@ def test_a_department_sees_only_what_is_referred_to_it(
     driver.complete("office", suggestion_id, triage_id, triage())
     driver.advance(suggestion_id)
     with sessions() as session:
-        mine = steps.open_steps_for(session, actor=driver.actors["transport"])
-        theirs = steps.open_steps_for(session, actor=driver.actors["edu"])
+        mine = owed.keyset_page(
+            session, actor=driver.actors["transport"], state=StepState.open, after=None, limit=500
+        )[0]
+        theirs = owed.keyset_page(
+            session, actor=driver.actors["edu"], state=StepState.open, after=None, limit=500
+        )[0]
     assert {s.kind for s in mine} == {StepKind.opinion, StepKind.objection, StepKind.extension_request}
     assert theirs == []

@@ -19,7 +19,7 @@ from jianyi.models import Suggestion
 from jianyi.models.base import utcnow
 from jianyi.models.enums import Channel
 from jianyi.models.step_inputs import OpinionInput, TriageInput
-from jianyi.services import accounts
+from jianyi.services import accounts, owed
 from jianyi.web.forms import chinese, fields_of, payload_from
 
 
@@ -188,6 +188,31 @@ def test_the_workbench_filters_are_in_the_url(
     assert http.post("/logout").status_code == 403
     assert http.post("/logout", data={"csrftoken": _token(http.get("/workbench").text)}).status_code == 200
     assert http.get("/workbench", follow_redirects=False).status_code == 303  # to the login form
+
+
+def test_the_workbench_and_the_api_list_a_page_at_a_time(
+    http: TestClient, sessions: sessionmaker[Session], users: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    office = {"Authorization": f"Bearer {users.tokens['office']}"}
+    codes = [
+        http.post("/api/suggestions", json=SUGGESTION, headers=office).json()["tracking_code"]
+        for _ in range(3)
+    ]
+    monkeypatch.setattr(owed, "PAGE", 2)
+    _sign_in(http, sessions, users, "office", "wang")
+    first = http.get("/workbench").text
+    assert "共 3 项待办" in first and "第 1 / 2 页" in first
+    following = re.search(r'href="(/workbench\?page=2)" rel="next"', first)
+    assert following and [c in first for c in codes] == [True, True, False]
+    second = http.get(following.group(1)).text
+    assert "第 2 / 2 页" in second and codes[2] in second and 'rel="prev"' in second
+    # The API: a keyset page and a Link header to the next one, the last page without.
+    listed = http.get("/api/steps", params={"limit": 2}, headers=office)
+    link = re.fullmatch(r'<(/api/steps\?[^>]+)>; rel="next"', listed.headers["link"])
+    assert link and len(listed.json()) == 2
+    rest = http.get(link.group(1), headers=office)
+    assert [s["tracking_code"] for s in listed.json() + rest.json()] == codes and "link" not in rest.headers
+    assert http.get("/api/steps", params={"after": "bad"}, headers=office).status_code == 422
 
 
 def test_a_locked_account_is_told_so_on_the_login_page(

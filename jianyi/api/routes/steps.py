@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import Field
 
 from jianyi.api.deps import CurrentActor, RecordId, SessionDep
@@ -11,17 +11,31 @@ from jianyi.api.openapi import BODY, STEP_INPUT
 from jianyi.models.enums import StepState
 from jianyi.models.schemas import StepView
 from jianyi.models.step_inputs import NOTE, TextInput
-from jianyi.services import clocks, steps, views
+from jianyi.services import clocks, owed, steps, views
 
+STEP_CURSOR = r"^([0-9]{1,17}|n)\.[0-9]{1,10}$"
 router = APIRouter(prefix="/api/steps", tags=["steps"])
 
 
 @router.get("", response_model=list[StepView])
 def list_steps(
-    session: SessionDep, actor: CurrentActor, state: StepState | None = Query(default=StepState.open)
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: CurrentActor,
+    state: StepState | None = Query(default=StepState.open),
+    after: str | None = Query(
+        default=None, max_length=40, pattern=STEP_CURSOR, description="the cursor of the `next` link"
+    ),
+    limit: int = Query(default=owed.API_PAGE, ge=1, le=500),
 ) -> list[StepView]:
-    """The steps the caller's unit owes (a department sees only what is referred to it)."""
-    return [views.step_view(session, s) for s in steps.open_steps_for(session, actor=actor, state=state)]
+    """The steps the caller's unit owes (a department sees only what is referred to it), the earliest
+    deadline first, a page at a time: a ``Link: <…>; rel="next"`` header gives the next page."""
+    found, cursor = owed.keyset_page(session, actor=actor, state=state, after=after, limit=limit)
+    if cursor is not None:
+        following = request.url.include_query_params(after=cursor)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return views.step_views(session, found)
 
 
 @router.get("/{step_id}", response_model=StepView)
