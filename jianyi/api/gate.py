@@ -93,7 +93,9 @@ class ConcurrencyGate:
     async def _inside(self, scope: Scope, receive: Receive, send: Send) -> None:
         slots = self._lane(scope["path"])
         extra = headers_for(scope["path"])
+        arrived = time.perf_counter()
         await slots.acquire()
+        entered = time.perf_counter()
         held = True
 
         async def send_and_release(message: Message) -> None:
@@ -103,6 +105,10 @@ class ConcurrencyGate:
                 headers = MutableHeaders(scope=message)
                 for name, value in extra.items():
                     headers.setdefault(name, value)
+                # Time waiting for a slot, then worked on (Server-Timing: seen in a browser's tools).
+                answered = time.perf_counter()
+                waited, worked = 1000 * (entered - arrived), 1000 * (answered - entered)
+                headers.append("Server-Timing", f"queue;dur={waited:.1f}, app;dur={worked:.1f}")
                 # The work is done when the answer starts: a client slow to read it holds no slot.
                 if held:
                     held = False

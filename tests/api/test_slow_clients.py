@@ -9,6 +9,7 @@ and the officials' API have separate slots, and a slot is given back when the an
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
@@ -182,3 +183,26 @@ def test_a_slot_is_given_back_when_the_answer_starts() -> None:
         return answered_first
 
     assert asyncio.run(scenario()) == ["/api/units"]
+
+
+def test_every_answer_says_how_long_it_queued_and_was_worked_on() -> None:
+    """Server-Timing: the wait for a slot (here behind a request holding the only one) and the work."""
+    sent: list[Message] = []
+
+    async def keep(message: Message) -> None:
+        sent.append(message)
+
+    async def scenario() -> None:
+        app = _Blocking()
+        gate = ConcurrencyGate(app, limit=1, public_limit=1)
+        first = asyncio.create_task(gate(_request("/api/track/JY1"), _empty, _send))
+        queued = asyncio.create_task(gate(_request("/api/track/JY2"), _empty, keep))
+        await asyncio.sleep(0.05)
+        app.release.set()
+        await asyncio.gather(first, queued)
+
+    asyncio.run(scenario())
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    timing = dict(start["headers"])[b"server-timing"].decode()
+    match = re.fullmatch(r"queue;dur=([0-9.]+), app;dur=([0-9.]+)", timing)
+    assert match and float(match.group(1)) > 0, timing  # it waited for the first to finish
