@@ -30,6 +30,7 @@ class Channel(StrEnum):
     mailbox = "mailbox"  # 人民建议征集信箱
     leader_mailbox = "leader_mailbox"  # 市委/市政府领导信箱
     hotline_12345 = "hotline_12345"
+    phone = "phone"  # 来电: a call to the office's own line, taken in by its staff
     letter = "letter"
     visit = "visit"
     app = "app"  # 随申办

@@ -34,7 +34,7 @@ router = APIRouter(include_in_schema=False)
 
 # What the office takes in by hand, and how each channel reads on the form.
 CHANNELS: list[tuple[str, str]] = [
-    (Channel.hotline_12345.value, "电话"),
+    (Channel.phone.value, "来电"),
     (Channel.letter.value, "来信"),
     (Channel.visit.value, "来访"),
 ]
@@ -101,7 +101,7 @@ def _intake_page(
 @router.get("/office/intake", response_class=HTMLResponse)
 def intake_form(request: Request, official: Official, session: SessionDep) -> Response:
     _may_take_in(session, official)
-    return _intake_page(request, session, {"channel": Channel.hotline_12345.value}, {})
+    return _intake_page(request, session, {"channel": Channel.phone.value}, {})
 
 
 def _accept(official: Actor, data: SuggestionIn) -> IntakeResult:

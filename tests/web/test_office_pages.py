@@ -57,7 +57,7 @@ def test_staff_intake_takes_a_letter_in_through_the_intake_service(
         data={
             **LETTER,
             "csrftoken": token,
-            "channel": "hotline_12345",  # a call: the proposer must be reachable (a letter has its envelope)
+            "channel": "phone",  # a call: the proposer must be reachable (a letter has its envelope)
             "title": "短",
             "problem": "",
             "grounds": "",
@@ -68,7 +68,7 @@ def test_staff_intake_takes_a_letter_in_through_the_intake_service(
     assert wrong.status_code == 422
     assert re.search(r'id="e-f-title">至少 2 个字<', wrong.text)
     assert re.search(r'id="e-f-problem">[^<]+<', wrong.text)
-    call = {**LETTER, "csrftoken": token, "channel": "hotline_12345", "proposer.address": ""}
+    call = {**LETTER, "csrftoken": token, "channel": "phone", "proposer.address": ""}
     unreachable = http.post("/office/intake", data=call)
     assert unreachable.status_code == 422
     assert re.search(r'id="e-f-proposer-phone">请至少填写电话、电子邮箱或通信地址之一', unreachable.text)
@@ -78,6 +78,9 @@ def test_staff_intake_takes_a_letter_in_through_the_intake_service(
     assert phone.status_code == 422 and re.search(r'id="e-f-proposer-phone">请填写大陆手机号', phone.text)
     web = http.post("/office/intake", data={**LETTER, "csrftoken": token, "channel": "web"})
     assert web.status_code == 422 and 'id="e-f-channel"' in web.text  # not a channel taken by hand
+    hotline = http.post("/office/intake", data={**LETTER, "csrftoken": token, "channel": "hotline_12345"})
+    assert hotline.status_code == 422  # 12345 forwards its items itself; the office's own line is 来电
+    assert '<option value="phone" selected>来电</option>' in http.get("/office/intake").text.replace("\n", "")
     region = http.post("/office/intake", data={**LETTER, "csrftoken": token, "region": "nowhere"})
     assert region.status_code == 422 and re.search(r'id="e-f-region">没有此代码的区或街道', region.text)
     with sessions() as session:
@@ -241,7 +244,7 @@ def test_staff_intake_answers_an_open_campaign(
     form = http.get("/office/intake")
     assert "所响应的征集活动（可选）" in form.text and f'<option value="{campaign_id}"' in form.text
     token = _token(form.text)
-    call = {**LETTER, "csrftoken": token, "channel": "hotline_12345", "proposer.phone": "021-62781234"}
+    call = {**LETTER, "csrftoken": token, "channel": "phone", "proposer.phone": "021-62781234"}
     refused = http.post("/office/intake", data={**call, "campaign_id": str(campaign_id)})
     assert refused.status_code == 422 and re.search(
         r'id="e-f-channel">所选征集活动不接受此渠道的建议<', refused.text

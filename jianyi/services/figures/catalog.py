@@ -28,6 +28,7 @@ CHANNEL_LABELS: dict[str, str] = {
     Channel.mailbox: "人民建议征集信箱",
     Channel.leader_mailbox: "市委、市政府领导信箱",
     Channel.hotline_12345: "12345市民服务热线",
+    Channel.phone: "来电",
     Channel.letter: "来信",
     Channel.visit: "来访",
     Channel.app: "随申办",
