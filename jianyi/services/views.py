@@ -207,11 +207,17 @@ def _triage_proposal(session: Session, suggestion: Suggestion) -> dict[str, Any]
 
 
 def step_views(session: Session, found: list[Step]) -> list[StepView]:
-    """Views of a list of steps, their suggestions read in one query (not one a step)."""
+    """Views of a list of steps, their suggestions and units read in one query each (not one a step)."""
     ids = {step.suggestion_id for step in found}
-    if ids:
-        list(session.scalars(select(Suggestion).where(Suggestion.id.in_(ids))))  # into the identity map
-    return [step_view(session, step) for step in found]
+    units = {u for step in found for u in (step.unit_id, step.alt_unit_id) if u is not None}
+    # Held here while the views are made: the session's identity map keeps only weak references.
+    held = [
+        *(session.scalars(select(Suggestion).where(Suggestion.id.in_(ids))) if ids else []),
+        *(session.scalars(select(Unit).where(Unit.id.in_(units))) if units else []),
+    ]
+    views = [step_view(session, step) for step in found]
+    del held
+    return views
 
 
 def view_step(session: Session, *, actor: Actor, step_id: int) -> StepView:
