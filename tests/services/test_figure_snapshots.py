@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jianyi.db import READ_ONLY
 from jianyi.errors import Forbidden
 from jianyi.services.figures import FigureSet, Period, Scope, compute_figures
-from jianyi.services.figures.snapshots import FigureSnapshots
+from jianyi.services.figures.snapshots import EXPIRED, FigureSnapshots
 
 MONDAY = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 NOW = datetime(2026, 12, 10, 2, 0, tzinfo=UTC)
@@ -91,6 +91,17 @@ def test_a_snapshot_holds_within_its_age_and_is_refreshed_once_stale(
     snapshots.settle(timeout=60)
     fresh = received(snapshots, sessions, users)
     assert total(fresh) == 3 and fresh.computed_at > first.computed_at
+
+
+def test_a_snapshot_far_too_old_is_not_served(
+    sessions: sessionmaker[Session], users: Any, seeded: Clock
+) -> None:
+    ticks = Ticks()
+    snapshots = FigureSnapshots(max_age=60, clock=ticks)
+    assert total(received(snapshots, sessions, users)) == 2
+    seeded.submit(MONDAY, who="office")
+    ticks.now += 60 * EXPIRED  # a board left idle overnight: computed afresh in the caller
+    assert total(received(snapshots, sessions, users)) == 3
 
 
 def test_max_age_zero_computes_every_time(sessions: sessionmaker[Session], users: Any, seeded: Clock) -> None:

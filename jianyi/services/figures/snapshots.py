@@ -3,8 +3,8 @@ polling partial and export, ``/api/figures`` and its export): computing them rea
 period (hundreds of ms on a large database), while they change only as steps are answered.
 
 An entry at most ``max_age`` seconds old is served as it is; an older one is served at once while one
-background thread recomputes it; a missing one is computed by the first caller while the others
-asking for it wait for that computation. The access check runs for every call, before the cache is
+background thread recomputes it; a missing one (or one ``EXPIRED`` times too old) is computed by the
+first caller while the others asking for it wait for that computation. The access check runs for every call, before the cache is
 consulted. The figures carry ``computed_at``: the pages say when they were computed.
 """
 
@@ -34,6 +34,9 @@ Compute = Callable[..., FigureSet]  # compute_figures(session, *, actor, period,
 # What the figures depend on: the period, the scope (its parts sorted) and the district office the
 # actor is confined to (None: not confined). Nothing else of the actor: access.resolve is the rule.
 Key = tuple[str, str, int | None]
+# A snapshot this many times its maximum age (a board left idle overnight) is not served while it is
+# refreshed: the caller computes afresh, as for a missing one.
+EXPIRED = 10
 
 
 def canonical(scope: Scope) -> str:
@@ -80,9 +83,10 @@ class FigureSnapshots:
         key = (period.code, canonical(scope), where.office_id)
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None:
+            age = self._clock() - entry.at if entry is not None else float("inf")
+            if entry is not None and age < EXPIRED * self.max_age:
                 self._entries.move_to_end(key)
-                if entry.refreshing is None and self._clock() - entry.at >= self.max_age:
+                if entry.refreshing is None and age >= self.max_age:
                     entry.refreshing = threading.Thread(
                         target=self._refresh,
                         args=(session.get_bind(), key, actor, period, scope, now),
