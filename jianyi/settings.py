@@ -163,6 +163,15 @@ class Settings(BaseSettings):
         default=Path(__file__).resolve().parents[1] / "node_modules",
         description="Where `npm ci` put the web pages' front-end files (package-lock.json), served under /static.",
     )
+    figures_max_age_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "The oldest the figures of the supervision board and /api/figures may be, in seconds: one "
+            "snapshot a period and scope, shared by every request of an API process and recomputed in "
+            "the background once older (the pages say when they were computed); 0 computes every time."
+        ),
+    )
     session_hours: float = Field(
         default=8.0,
         gt=0,

@@ -37,6 +37,8 @@ from jianyi.api.routes import (
 )
 from jianyi.api.security import SecurityHeaders
 from jianyi.errors import JianyiError
+from jianyi.services.figures.snapshots import FigureSnapshots
+from jianyi.settings import get_settings
 from jianyi.web import app as web
 
 
@@ -48,6 +50,8 @@ def create_app() -> FastAPI:
         docs_url=None,  # served by jianyi/web on local files, not a CDN
         redoc_url=None,
     )
+    # The figures' snapshots: this app's own (a new app, as in each test, starts with none).
+    app.state.figure_snapshots = FigureSnapshots(max_age=get_settings().figures_max_age_seconds)
     app.add_exception_handler(JianyiError, domain_error)
     app.add_exception_handler(PageError, page_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from jianyi.db import get_read_sessionmaker, get_sessionmaker
 from jianyi.services import auth
 from jianyi.services.actors import Actor
+from jianyi.services.figures.snapshots import FigureSnapshots
 
 bearer = HTTPBearer(auto_error=False, description="the token `jianyi users add` printed")
 
@@ -61,3 +62,12 @@ CurrentActor = Annotated[Actor, Depends(get_actor)]
 # not even bind as a parameter. Out of range is a 422 naming the parameter, like any bad parameter.
 MAX_ID = 2**31 - 1
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def figure_snapshots(request: Request) -> FigureSnapshots:
+    """The app's snapshots of the figures (services/figures/snapshots.py), made by ``create_app``."""
+    snapshots: FigureSnapshots = request.app.state.figure_snapshots
+    return snapshots
+
+
+Snapshots = Annotated[FigureSnapshots, Depends(figure_snapshots)]

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from jianyi.api.deps import SessionDep
+from jianyi.api.deps import SessionDep, Snapshots
 from jianyi.api.routes.board import CURSOR, _check_cursor
 from jianyi.models import Suggestion, Unit
 from jianyi.models.base import utcnow
@@ -24,7 +24,7 @@ from jianyi.models.enums import OUTCOME_LABELS, STAGE_LABELS, Outcome, Stage, Un
 from jianyi.models.step_inputs import CODE
 from jianyi.services import board
 from jianyi.services.actors import Actor
-from jianyi.services.figures import FigureSet, Period, Scope, ScopeKind, catalog, compute_figures, drilldown
+from jianyi.services.figures import FigureSet, Period, Scope, ScopeKind, catalog, drilldown
 from jianyi.services.figures.access import default_scope
 from jianyi.services.figures.catalog import CHANNEL_LABELS
 from jianyi.services.figures.export import MEDIA_TYPES, figures_file, suggestions_file
@@ -203,8 +203,10 @@ def _charts(where: Filter, figures: FigureSet, late: list[LateUnit]) -> list[dic
     ]
 
 
-def _figures(session: Session, actor: Actor, where: Filter) -> FigureSet:
-    return compute_figures(session, actor=actor, period=where.period, scope=where.scope, now=utcnow())
+def _figures(snapshots: Snapshots, session: Session, actor: Actor, where: Filter) -> FigureSet:
+    """The figures of the filter: the process's snapshot, at most JIANYI_FIGURES_MAX_AGE_SECONDS old
+    (the page shows when they were computed); drill-downs and the overdue list stay live."""
+    return snapshots.figures(session, actor=actor, period=where.period, scope=where.scope, now=utcnow())
 
 
 @router.get("/board", response_class=HTMLResponse)
@@ -212,6 +214,7 @@ def board_page(
     request: Request,
     official: Official,
     session: SessionDep,
+    snapshots: Snapshots,
     narrowing: Narrowing,
     period: PeriodParam = "",
     scope: ScopeParam = "",
@@ -219,7 +222,7 @@ def board_page(
     """The whole board; to htmx (the filter form, the polling) only the figures partial."""
     office = board.scope(session, official)  # a department, a leader: 403
     where = _filter(session, official, period, scope, narrowing)
-    figures = _figures(session, official, where)
+    figures = _figures(snapshots, session, official, where)
     late = board.late_units(session, actor=official, now=utcnow())
     context = {
         "f": where,
@@ -232,6 +235,7 @@ def board_page(
         "overdue_more": where.query(period=None),  # the overdue page's period is when they fell due
         "scope_label": _scope_label(session, where.scope),
         "refresh": REFRESH_SECONDS,
+        "max_age": snapshots.max_age,  # the figures are a snapshot at most this old (0: live)
     }
     if request.headers.get("hx-request"):
         return render(request, "board_figures.html.j2", context)
@@ -245,13 +249,14 @@ def board_export(
     fmt: Format,
     official: Official,
     session: SessionDep,
+    snapshots: Snapshots,
     narrowing: Narrowing,
     period: PeriodParam = "",
     scope: ScopeParam = "",
 ) -> Response:
-    """The figures of exactly the board's filter, as the API's export writes them."""
+    """The figures of exactly the board's filter, as the API's export writes them (the page's snapshot)."""
     board.scope(session, official)
-    figures = _figures(session, official, _filter(session, official, period, scope, narrowing))
+    figures = _figures(snapshots, session, official, _filter(session, official, period, scope, narrowing))
     return _file(figures_file(figures, fmt), fmt, f"figures-{figures.period.code}")
 
 

@@ -110,3 +110,21 @@ def test_xlsx_is_readable_and_writes_no_formula(
     assert "'" + FORMULA in strings and "查询码" in strings
     figures = _xlsx_strings(_get(http, users, "admin", "/api/figures.xlsx?period=2026-11").content)
     assert "按期办理率" in figures and "city-transport" in figures
+
+
+def test_the_snapshot_says_when_and_is_served_only_to_those_who_may_see_it(
+    http: TestClient, users: Any, history: dict[str, int]
+) -> None:
+    before = datetime.now(UTC)
+    city = _get(http, users, "admin", "/api/figures?period=2026-11&scope=city")
+    assert city.status_code == 200 and before <= datetime.fromisoformat(city.json()["computed_at"])
+    # The administrator's snapshot of the city is cached now: still refused to a unit and a district.
+    assert _get(http, users, "transport", "/api/figures?period=2026-11&scope=city").status_code == 403
+    assert _get(http, users, "transport", "/api/figures.csv?period=2026-11&scope=city").status_code == 403
+    district = _get(http, users, "huangpu", "/api/figures?period=2026-11&scope=city").json()
+    assert _received(district) == 1 and _received(city.json()) == 3  # a district: its own suggestion only
+
+
+def _received(figures: dict[str, Any]) -> int:
+    stages = next(table for table in figures["tables"] if table["name"] == "by_stage")
+    return sum(row["count"] for row in stages["rows"])

@@ -19,6 +19,8 @@ from support import NOT_ADOPT, SUGGESTION, triage
 from jianyi.api.app import create_app
 from jianyi.models.enums import StepKind
 from jianyi.services import accounts
+from jianyi.settings import get_settings
+from jianyi.web.templating import local
 
 MONDAY = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 SCRIPT = "<script>alert(1)</script>"
@@ -213,3 +215,34 @@ def test_the_board_narrows_by_office_channel_and_category_at_once(
     assert http.get("/board/overdue", params={"office": "city-office"}).status_code == 403
     mine = http.get("/board/overdue", params={"channel": "letter"})
     assert set(links(mine.text, "/suggestions/")) == {f"/suggestions/{history['district']}"}
+
+
+def test_the_board_and_the_api_share_a_snapshot_and_say_when_it_was_computed(
+    sessions: sessionmaker[Session],
+    users: Any,
+    history: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+    cli_on: None,
+) -> None:
+    monkeypatch.setenv("JIANYI_FIGURES_MAX_AGE_SECONDS", "3600")  # no test outlasts it
+    get_settings.cache_clear()
+    with TestClient(create_app(), raise_server_exceptions=False) as http:
+        sign_in(http, sessions, users, "supervisor")
+        november = {"period": "2026-11"}
+        api = http.get(
+            "/api/figures", params=november, headers={"Authorization": f"Bearer {users.tokens['supervisor']}"}
+        ).json()
+        computed_at = datetime.fromisoformat(api["computed_at"])
+        # A suggestion recorded since: the board shows the same snapshot, and says when it was computed.
+        Clock(sessions, users).submit(MONDAY, who="office")
+        for headers in ({}, {"HX-Request": "true"}):
+            page = http.get("/board", params=november, headers=headers).text
+            shown = re.search(r'统计于 <time id="board-updated" datetime="([^"]+)">([^<]+)</time>', page)
+            assert shown and datetime.fromisoformat(shown.group(1)) == computed_at
+            assert shown.group(2) == local(computed_at, "%Y-%m-%d %H:%M:%S")
+            assert "至多 3600 秒前的统计" in page
+            stages = re.search(r'href="/board/drill\?period=2026-11&amp;figure=by_stage">(\d+)</a>', page)
+            assert stages and int(stages.group(1)) == 3  # the snapshot's: not the fourth
+        # The drill-downs stay live: the new suggestion is among those received.
+        drill = http.get("/board/drill", params={**november, "figure": "by_channel"}).text
+        assert len(set(links(drill, "/suggestions/"))) == 4

@@ -11,10 +11,10 @@ from typing import Literal
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
-from jianyi.api.deps import CurrentActor, SessionDep
+from jianyi.api.deps import CurrentActor, SessionDep, Snapshots
 from jianyi.models.base import utcnow
 from jianyi.services.actors import Actor
-from jianyi.services.figures import FigureSet, Period, Scope, SuggestionRow, compute_figures, drilldown
+from jianyi.services.figures import FigureSet, Period, Scope, SuggestionRow, drilldown
 from jianyi.services.figures.access import default_scope
 from jianyi.services.figures.export import MEDIA_TYPES, figures_file, suggestions_file
 
@@ -51,10 +51,15 @@ def _file(content: bytes, fmt: Format, name: str) -> Response:
 
 @router.get("/figures", response_model=FigureSet)
 def figures(
-    session: SessionDep, actor: CurrentActor, period: str = PeriodQuery, scope: str | None = ScopeQuery
+    session: SessionDep,
+    actor: CurrentActor,
+    snapshots: Snapshots,
+    period: str = PeriodQuery,
+    scope: str | None = ScopeQuery,
 ) -> FigureSet:
-    """Every figure of a period and scope: rates, count tables, the units table, the bulletin."""
-    return compute_figures(
+    """Every figure of a period and scope: rates, count tables, the units table, the bulletin. A
+    snapshot shared with the board, at most JIANYI_FIGURES_MAX_AGE_SECONDS old (``computed_at``)."""
+    return snapshots.figures(
         session, actor=actor, period=Period.parse(period), scope=_scope(session, actor, scope), now=utcnow()
     )
 
@@ -64,11 +69,12 @@ def figures_export(
     fmt: Format,
     session: SessionDep,
     actor: CurrentActor,
+    snapshots: Snapshots,
     period: str = PeriodQuery,
     scope: str | None = ScopeQuery,
 ) -> Response:
-    """The figures as CSV (UTF-8 with a BOM) or XLSX."""
-    found = compute_figures(
+    """The figures as CSV (UTF-8 with a BOM) or XLSX: the same snapshot as ``/api/figures``."""
+    found = snapshots.figures(
         session, actor=actor, period=Period.parse(period), scope=_scope(session, actor, scope), now=utcnow()
     )
     return _file(figures_file(found, fmt), fmt, f"figures-{found.period.code}")

@@ -22,10 +22,12 @@ from jianyi.services.figures.periods import Scope, ScopeKind
 @dataclass(frozen=True)
 class Where:
     """The scope resolved: a condition on suggestions (None: all of them) and, for a unit scope,
-    the unit whose own steps the unit-attributed figures count."""
+    the unit whose own steps the unit-attributed figures count; ``office_id``: the district office
+    the actor is confined to (None: not confined), the one thing beyond the scope the figures vary by."""
 
     suggestions: ColumnElement[bool] | None
     unit_id: int | None
+    office_id: int | None = None
 
 
 def default_scope(session: Session, actor: Actor) -> Scope:
@@ -89,7 +91,7 @@ def resolve(session: Session, *, actor: Actor, scope: Scope) -> Where:
             unit_id = part_unit
         if term is not None:
             terms.append(term)
-    return Where(suggestions=and_(*terms) if terms else None, unit_id=unit_id)
+    return Where(suggestions=and_(*terms) if terms else None, unit_id=unit_id, office_id=office_id)
 
 
 def _term(
