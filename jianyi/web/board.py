@@ -28,6 +28,7 @@ from jianyi.services.figures import FigureSet, Period, Scope, ScopeKind, catalog
 from jianyi.services.figures.access import default_scope
 from jianyi.services.figures.catalog import CHANNEL_LABELS
 from jianyi.services.figures.export import MEDIA_TYPES, figures_file, suggestions_file
+from jianyi.services.figures.sql import distinct_values
 from jianyi.web.accounts import Official
 from jianyi.web.templating import render
 
@@ -165,10 +166,10 @@ def _scope_choices(session: Session, office: int | None) -> list[tuple[str, str,
         offices = offices.where(Unit.id == office)
 
     def distinct(column: InstrumentedAttribute[str | None]) -> list[str]:
+        if office is None:  # the city: skipping through the column's index
+            return distinct_values(session, column)
         query = select(column).where(column.is_not(None)).distinct().order_by(column)
-        if office is not None:
-            query = query.where(Suggestion.office_unit_id == office)
-        return [value for value in session.scalars(query) if value]
+        return [value for value in session.scalars(query.where(Suggestion.office_unit_id == office)) if value]
 
     return [
         ("office", "办理机构", [(code, name) for code, name in session.execute(offices)]),
