@@ -224,7 +224,7 @@ def board_page(
     office = board.scope(session, official)  # a department, a leader: 403
     where = _filter(session, official, period, scope, narrowing)
     figures = _figures(snapshots, session, official, where)
-    late = board.late_units(session, actor=official, now=utcnow())
+    late = snapshots.late_units(session, actor=official, now=utcnow())  # shared as the figures
     context = {
         "f": where,
         "figures": figures,

@@ -207,3 +207,27 @@ def test_a_failed_refresh_keeps_the_older_snapshot(
     snapshots.settle(timeout=60)
     assert received(snapshots, sessions, users).computed_at > first.computed_at
     assert len(counted.calls) == 4
+
+
+def test_the_late_units_are_shared_as_the_figures_are_and_refused_as_before(
+    sessions: sessionmaker[Session], users: Any, seeded: Clock
+) -> None:
+    ticks = Ticks()
+    snapshots = FigureSnapshots(max_age=60, clock=ticks)
+
+    def late(who: str) -> list[tuple[str, int]]:
+        with Session(bind=sessions.kw["bind"].execution_options(**{READ_ONLY: True})) as session:
+            found = snapshots.late_units(session, actor=users.actors[who], now=NOW)
+            return [(u.unit, u.overdue) for u in found]
+
+    assert late("admin") == [("city-office", 1), ("huangpu-office", 1)]  # both triage steps are late
+    assert late("huangpu") == [("huangpu-office", 1)]  # a district office: its own, a key of its own
+    seeded.submit(MONDAY, who="office")
+    ticks.now += 30
+    assert late("admin") == [("city-office", 1), ("huangpu-office", 1)]  # within its age
+    with pytest.raises(Forbidden):  # a department: refused, whatever the cache holds
+        late("transport")
+    ticks.now += 30
+    late("admin")  # stale: served, refreshed behind
+    snapshots.settle(timeout=60)
+    assert late("admin") == [("city-office", 2), ("huangpu-office", 1)]

@@ -1,11 +1,13 @@
 """The figures as a short-lived snapshot shared by every request of one API process (the board, its
-polling partial and export, ``/api/figures`` and its export): computing them reads every item of the
-period (hundreds of ms on a large database), while they change only as steps are answered.
+polling partial and export, ``/api/figures`` and its export), and the board's late units with them:
+computing them reads every item of the period or every overdue step (hundreds and tens of ms on a
+large database), while they change only as steps are answered.
 
 An entry at most ``max_age`` seconds old is served as it is; an older one is served at once while one
 background thread recomputes it; a missing one (or one ``EXPIRED`` times too old) is computed by the
-first caller while the others asking for it wait for that computation. The access check runs for every call, before the cache is
-consulted. The figures carry ``computed_at``: the pages say when they were computed.
+first caller while the others asking for it wait for that computation. The access check runs for
+every call, before the cache is consulted. The figures carry ``computed_at``: the pages say when
+they were computed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from jianyi.models.board_schemas import LateUnit
+from jianyi.services import board
 from jianyi.services.actors import Actor
 from jianyi.services.figures import access
 from jianyi.services.figures.compute import compute_figures
@@ -34,6 +38,7 @@ Compute = Callable[..., FigureSet]  # compute_figures(session, *, actor, period,
 # What the figures depend on: the period, the scope (its parts sorted) and the district office the
 # actor is confined to (None: not confined). Nothing else of the actor: access.resolve is the rule.
 Key = tuple[str, str, int | None]
+Shared = FigureSet | list[LateUnit]  # what is kept: the figures, the late units ("late-units" keys)
 # A snapshot this many times its maximum age (a board left idle overnight) is not served while it is
 # refreshed: the caller computes afresh, as for a missing one.
 EXPIRED = 10
@@ -46,7 +51,7 @@ def canonical(scope: Scope) -> str:
 
 @dataclass
 class _Entry:
-    figures: FigureSet
+    value: Shared
     at: float  # the clock's reading when their computation began
     refreshing: threading.Thread | None = None  # the one background refresh under way
 
@@ -70,7 +75,7 @@ class FigureSnapshots:
         self._compute = compute
         self._lock = threading.Lock()  # guards the two dicts below, held only to read and write them
         self._entries: OrderedDict[Key, _Entry] = OrderedDict()  # least recently used first
-        self._pending: dict[Key, Future[FigureSet]] = {}  # the misses being computed
+        self._pending: dict[Key, Future[Shared]] = {}  # the misses being computed
 
     def figures(
         self, session: Session, *, actor: Actor, period: Period, scope: Scope, now: datetime
@@ -78,9 +83,31 @@ class FigureSnapshots:
         """What ``compute_figures`` answers, computed at most ``max_age`` seconds ago (or a stale
         snapshot, while one thread recomputes it). 403 or 422 as ``compute_figures``, every time."""
         where = access.resolve(session, actor=actor, scope=scope)  # before the cache, whatever it holds
+
+        def compute(reading: Session) -> FigureSet:
+            return self._compute(reading, actor=actor, period=period, scope=scope, now=now)
+
         if self.max_age <= 0:
-            return self._compute(session, actor=actor, period=period, scope=scope, now=now)
-        key = (period.code, canonical(scope), where.office_id)
+            return compute(session)
+        found = self._cached(session, (period.code, canonical(scope), where.office_id), compute)
+        assert isinstance(found, FigureSet)
+        return _as_asked(found, scope)
+
+    def late_units(self, session: Session, *, actor: Actor, now: datetime) -> list[LateUnit]:
+        """The board's late units (``board.late_units``: every overdue step counted, tens of ms on a
+        large database), shared as the figures are. 403 as it, every time."""
+        office = board.scope(session, actor)  # before the cache: a department, a leader: 403
+
+        def compute(reading: Session) -> list[LateUnit]:
+            return board.late_units(reading, actor=actor, now=now)
+
+        if self.max_age <= 0:
+            return compute(session)
+        found = self._cached(session, ("late-units", "", office), compute)
+        assert isinstance(found, list)
+        return found
+
+    def _cached(self, session: Session, key: Key, compute: Callable[[Session], Shared]) -> Shared:
         with self._lock:
             entry = self._entries.get(key)
             age = self._clock() - entry.at if entry is not None else float("inf")
@@ -89,21 +116,21 @@ class FigureSnapshots:
                 if entry.refreshing is None and age >= self.max_age:
                     entry.refreshing = threading.Thread(
                         target=self._refresh,
-                        args=(session.get_bind(), key, actor, period, scope, now),
+                        args=(session.get_bind(), key, compute),
                         name="figures-refresh",
                         daemon=True,
                     )
                     entry.refreshing.start()
-                return _as_asked(entry.figures, scope)
+                return entry.value
             pending = self._pending.get(key)
             leader = pending is None
             if pending is None:
                 pending = self._pending[key] = Future()
         if not leader:  # another request computes them: wait for its answer (or its error)
-            return _as_asked(pending.result(), scope)
+            return pending.result()
         at = self._clock()
         try:
-            found = self._compute(session, actor=actor, period=period, scope=scope, now=now)
+            found = compute(session)
         except BaseException as exc:
             with self._lock:
                 del self._pending[key]
@@ -126,23 +153,21 @@ class FigureSnapshots:
         with self._lock:
             self._entries.clear()
 
-    def _store(self, key: Key, found: FigureSet, at: float) -> None:
+    def _store(self, key: Key, found: Shared, at: float) -> None:
         self._entries[key] = _Entry(found, at)
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
-    def _refresh(
-        self, bind: Engine | Connection, key: Key, actor: Actor, period: Period, scope: Scope, now: datetime
-    ) -> None:
+    def _refresh(self, bind: Engine | Connection, key: Key, compute: Callable[[Session], Shared]) -> None:
         """Recompute one stale entry in a session of its own (the request's engine, read-only as the
         request's was); on an error the older snapshot stays and the next reader tries again."""
         at = self._clock()
-        found: FigureSet | None = None
+        found: Shared | None = None
         try:
             with Session(bind=bind) as session:
                 try:
-                    found = self._compute(session, actor=actor, period=period, scope=scope, now=now)
+                    found = compute(session)
                 finally:
                     session.rollback()
         except Exception as exc:  # logged without its message: SQL parameters stay out of the log
