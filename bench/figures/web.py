@@ -9,7 +9,8 @@ token): 12 department clerks of the units owing the most open steps, 8 of the ci
 turn opens a page and then the API's answer for the same data (interleaved, so both see the same
 load): a clerk its workbench (``/api/steps``) and one of its open steps (``/api/steps/{id}``), the
 office the board (``/api/figures``) and a suggestion's tracking page (``/api/track/{code}``). All the
-while two more clients complete open opinions through the API (writes under the reads). Between
+while two more clients complete open opinions through the API (writes under the reads), together
+``WRITES_PER_SECOND``: the throughput load, at the pace of human steps the engine carries. Between
 rounds an official reads for 1–3 s (``THINK_SECONDS``), as people browsing do; without it the 20
 clients saturate the 2 cores and every page's time is mostly its wait in the queue. Each official's
 first round is not counted: it fills the server's caches (the board's figures snapshot, the
@@ -50,6 +51,7 @@ GOAL_MS = 300.0
 PAGES = ("workbench", "step", "board", "tracking")
 CLERKS, OFFICE = 12, 8  # 20 officials browsing at once
 WRITERS = 2  # clients completing opinions meanwhile
+WRITES_PER_SECOND = 15.0  # all writers together: the throughput benchmark's human steps a second
 THINK_SECONDS = (1.0, 3.0)  # an official reads a page before opening the next (uniform, per official)
 PASSWORD = "bench password 2026"
 OPINION = {"decision": "not_adopt", "reasons": "经研究暂不采纳。", "consultation": "电话沟通。"}
@@ -183,11 +185,16 @@ async def browse(
 
 
 async def complete(url: str, opinions: list[tuple[str, int]], stop: asyncio.Event, done: list[int]) -> None:
-    """Complete open opinions through the API until the browsing ends (a refusal is not counted)."""
+    """Complete open opinions through the API, one writer's share of ``WRITES_PER_SECOND``, until
+    the browsing ends (a refusal is not counted)."""
+    interval = WRITERS / WRITES_PER_SECOND
+    due = time.monotonic()
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         for token, step in opinions:
             if stop.is_set():
                 return
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            due = max(due, time.monotonic()) + interval
             answer = await client.post(
                 f"/api/steps/{step}/complete", json=OPINION, headers={"Authorization": f"Bearer {token}"}
             )
@@ -266,6 +273,7 @@ def figure(page: str, samples: Samples, count: int, completed: int, seconds: flo
             "suggestions": count,
             "officials": CLERKS + OFFICE,
             "opinions_completed_meanwhile": completed,
+            "writes_per_second_asked": WRITES_PER_SECOND,
             "browsing_seconds": round(seconds, 1),
             "think_seconds": list(THINK_SECONDS),
             "baseline": "the JSON API for the same data, interleaved with the pages in the same run",
