@@ -18,7 +18,10 @@ figures_app = typer.Typer(
 
 PeriodOption = typer.Option(..., "--period", help="2026-W49, 2026-12, 2026-Q4, 2026-H2 or 2026")
 ScopeOption = typer.Option(
-    None, "--scope", help="city, office:CODE, unit:CODE, category:…, channel:…, campaign:…, region:CODE"
+    None,
+    "--scope",
+    help="city, office:CODE, unit:CODE, category:…, channel:…, campaign:…, region:CODE; "
+    "repeated, the suggestions every one takes in",
 )
 
 
@@ -49,7 +52,7 @@ def _print(figures: FigureSet) -> None:
 @figures_app.command("show")
 def show(
     period: str = PeriodOption,
-    scope: str | None = ScopeOption,
+    scope: list[str] | None = ScopeOption,
     as_json: bool = typer.Option(False, "--json", help="the whole figure set as JSON"),
     token: str | None = TokenOption,
 ) -> None:
@@ -60,7 +63,7 @@ def show(
             db,
             actor=who,
             period=Period.parse(period),
-            scope=Scope.parse(scope) if scope else default_scope(db, who),
+            scope=Scope.parse_all(scope or []) or default_scope(db, who),
             now=utcnow(),
         )
     if as_json:
@@ -72,7 +75,7 @@ def show(
 @figures_app.command("export")
 def export(
     period: str = PeriodOption,
-    scope: str | None = ScopeOption,
+    scope: list[str] | None = ScopeOption,
     figure: str | None = typer.Option(
         None, "--figure", help="a figure's name: export its suggestions instead"
     ),
@@ -86,7 +89,7 @@ def export(
         fail(f"--format: expected csv or xlsx, not {fmt!r}", code=7)
     with session() as db:
         who = actor(db, token)
-        parsed, where = Period.parse(period), Scope.parse(scope) if scope else default_scope(db, who)
+        parsed, where = Period.parse(period), Scope.parse_all(scope or []) or default_scope(db, who)
         if figure is None:
             content = figures_file(
                 compute_figures(db, actor=who, period=parsed, scope=where, now=utcnow()), fmt

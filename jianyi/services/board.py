@@ -104,15 +104,22 @@ def _days(calendar: WorkingCalendar, now: datetime, due: datetime) -> int:
     return working_days_late(calendar, due, now) or 0
 
 
-def late_units(session: Session, *, actor: Actor, now: datetime) -> list[LateUnit]:
+def late_units(
+    session: Session, *, actor: Actor, now: datetime, among: Scope | None = None
+) -> list[LateUnit]:
+    """Units owing steps past their deadline, the most first; ``among`` the figures' scope (an office
+    AND a category AND a channel…) the suggestions are in."""
     office = scope(session, actor)
     late = select(Step.unit_id, func.count().label("n"), func.min(Step.due_at).label("oldest")).where(
         *_running(), Step.due_at < now, Step.unit_id.is_not(None)
     )
+    scoped = resolve(session, actor=actor, scope=among).suggestions if among is not None else None
+    if office is not None or scoped is not None:
+        late = late.join(Suggestion, Suggestion.id == Step.suggestion_id)
     if office is not None:
-        late = late.join(Suggestion, Suggestion.id == Step.suggestion_id).where(
-            Suggestion.office_unit_id == office
-        )
+        late = late.where(Suggestion.office_unit_id == office)
+    if scoped is not None:
+        late = late.where(scoped)
     g = late.group_by(Step.unit_id).subquery()
     rows = session.execute(
         select(Unit.code, Unit.name, Unit.kind, g.c.n, g.c.oldest)

@@ -198,7 +198,7 @@ def _charts(where: Filter, figures: FigureSet, late: list[LateUnit]) -> list[dic
             "title": "逾期事项最多的单位",
             "labels": [u.name for u in late[:CHART_UNITS]],
             "values": [u.overdue for u in late[:CHART_UNITS]],
-            "links": ["/board/overdue?" + urlencode({"unit": u.unit}) for u in late[:CHART_UNITS]],
+            "links": ["/board/overdue?" + where.query(period=None, unit=u.unit) for u in late[:CHART_UNITS]],
             "color": "#b00020",
         },
     ]
@@ -224,7 +224,7 @@ def board_page(
     office = board.scope(session, official)  # a department, a leader: 403
     where = _filter(session, official, period, scope, narrowing)
     figures = _figures(snapshots, session, official, where)
-    late = snapshots.late_units(session, actor=official, now=utcnow())  # shared as the figures
+    late = snapshots.late_units(session, actor=official, now=utcnow(), among=where.scope)  # as the figures
     context = {
         "f": where,
         "figures": figures,

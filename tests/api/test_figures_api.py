@@ -57,6 +57,35 @@ def test_figures_and_drill_down(http: TestClient, users: Any, history: dict[str,
     assert _get(http, users, "admin", "/api/figures?period=2026-11&scope=planet:mars").status_code == 422
 
 
+def test_scopes_given_together_narrow_at_once(http: TestClient, users: Any, history: dict[str, int]) -> None:
+    def stages(query: str) -> Any:
+        answer = _get(http, users, "admin", f"/api/figures?period=2026-11&{query}")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    both = stages("scope=office:city-office&scope=channel:mailbox")
+    assert both["scope"] == {
+        "kind": "office",
+        "value": "city-office",
+        "also": [{"kind": "channel", "value": "mailbox"}],
+    }
+    by_stage = {t["name"]: t for t in both["tables"]}["by_stage"]
+    assert by_stage["total"] == 2  # the office's two, both by mailbox
+    none = {t["name"]: t for t in stages("scope=office:city-office&scope=channel:letter")["tables"]}
+    assert none["by_stage"]["total"] == 0
+    district = {t["name"]: t for t in stages("scope=city&scope=office:huangpu-office")["tables"]}
+    assert district["by_stage"]["total"] == 1  # "city" adds nothing to a narrower scope
+    rows = _get(
+        http,
+        users,
+        "admin",
+        "/api/figures/by_stage/suggestions?period=2026-11&scope=office:huangpu-office&scope=channel:mailbox",
+    ).json()
+    assert len(rows) == 1  # Huangpu's one suggestion
+    too_many = "&".join(["scope=channel:mailbox"] * 8)
+    assert _get(http, users, "admin", f"/api/figures?period=2026-11&{too_many}").status_code == 422
+
+
 def test_who_sees_what(http: TestClient, users: Any, history: dict[str, int]) -> None:
     own = _get(http, users, "transport", "/api/figures?period=2026-11")  # default: its own unit
     assert own.status_code == 200 and own.json()["scope"] == {"kind": "unit", "value": "city-transport"}

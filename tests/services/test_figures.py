@@ -413,3 +413,21 @@ def test_the_cli(history: History, cli_on: None) -> None:
     assert json.loads(shown.stdout)["scope"] == {"kind": "unit", "value": "city-transport"}
     refused = CliRunner().invoke(app, ["figures", "show", "--period", "2026-11", "--scope", "city"], env=env)
     assert refused.exit_code == 4  # 403
+    admin = {"JIANYI_TOKEN": history.users.tokens["admin"]}
+    both = CliRunner().invoke(
+        app,
+        [
+            "figures",
+            "show",
+            "--period",
+            "2026-11",
+            "--json",
+            "--scope",
+            "office:city-office",
+            "--scope",
+            "channel:letter",
+        ],
+        env=admin,
+    )
+    assert both.exit_code == 0, both.output
+    assert json.loads(both.stdout)["scope"]["also"] == [{"kind": "channel", "value": "letter"}]

@@ -181,6 +181,14 @@ def test_the_board_narrows_by_office_channel_and_category_at_once(
     # The overdue shortlist and its "all" link: only the school item (Huangpu's letter is another office's).
     assert set(links(page.text, "/suggestions/")) == {f"/suggestions/{school}"}
     assert f"/board/overdue?{query.removeprefix('period=2026-11&')}" in links(page.text, "/board/overdue?")
+    # The late units: counted among the narrowed suggestions, each number a link keeping the filter.
+    late = re.search(r'id="late-units".*?</table>', page.text, re.S)
+    assert late and re.findall(r"<th scope=\"row\">([^<]+)</th>\s*<td><a[^>]*>(\d+)<", late.group(0)) == [
+        ("上海市交通委员会", "1")
+    ]
+    assert f"/board/overdue?{query.removeprefix('period=2026-11&')}&unit=city-transport" in links(
+        late.group(0), "/board/overdue?"
+    )
     drill = http.get("/board/drill", params={**narrow, "figure": "by_stage"})
     assert set(links(drill.text, "/suggestions/")) == {f"/suggestions/{school}"}
     assert f"/board/drill.csv?{query}&figure=by_stage" in links(drill.text, "/board/drill.csv")

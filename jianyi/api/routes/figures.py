@@ -6,15 +6,16 @@ its own suggestions); a department its own unit's figures only; anyone else 403.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import StringConstraints
 from sqlalchemy.orm import Session
 
 from jianyi.api.deps import CurrentActor, SessionDep, Snapshots
 from jianyi.models.base import utcnow
 from jianyi.services.actors import Actor
-from jianyi.services.figures import FigureSet, Period, Scope, SuggestionRow, drilldown
+from jianyi.services.figures import FigureSet, Period, Scope, ScopeKind, SuggestionRow, drilldown
 from jianyi.services.figures.access import default_scope
 from jianyi.services.figures.export import MEDIA_TYPES, figures_file, suggestions_file
 
@@ -24,9 +25,10 @@ PeriodQuery = Query(
     ..., max_length=16, description="2026-W49, 2026-12, 2026-Q4, 2026-H2 or 2026", examples=["2026-12"]
 )
 ScopeQuery = Query(
-    default=None,
-    max_length=200,
+    default=[],
+    max_length=len(ScopeKind),
     description="city, office:CODE, unit:CODE, category:NAME, channel:NAME, campaign:CODE or region:CODE; "
+    "repeated, the suggestions every one takes in (scope=office:huangpu-office&scope=channel:letter); "
     "default: what the caller sees (a department its unit, a district office its suggestions)",
 )
 KeyQuery = Query(
@@ -35,10 +37,11 @@ KeyQuery = Query(
     description="the key within the figure (a rate's numerator or rest key, a row's key)",
 )
 Format = Literal["csv", "xlsx"]
+ScopeText = Annotated[str, StringConstraints(max_length=200)]
 
 
-def _scope(session: Session, actor: Actor, scope: str | None) -> Scope:
-    return Scope.parse(scope) if scope else default_scope(session, actor)
+def _scope(session: Session, actor: Actor, scope: list[ScopeText]) -> Scope:
+    return Scope.parse_all(scope) or default_scope(session, actor)
 
 
 def _file(content: bytes, fmt: Format, name: str) -> Response:
@@ -55,7 +58,7 @@ def figures(
     actor: CurrentActor,
     snapshots: Snapshots,
     period: str = PeriodQuery,
-    scope: str | None = ScopeQuery,
+    scope: list[ScopeText] = ScopeQuery,
 ) -> FigureSet:
     """Every figure of a period and scope: rates, count tables, the units table, the bulletin. A
     snapshot shared with the board, at most JIANYI_FIGURES_MAX_AGE_SECONDS old (``computed_at``)."""
@@ -71,7 +74,7 @@ def figures_export(
     actor: CurrentActor,
     snapshots: Snapshots,
     period: str = PeriodQuery,
-    scope: str | None = ScopeQuery,
+    scope: list[ScopeText] = ScopeQuery,
 ) -> Response:
     """The figures as CSV (UTF-8 with a BOM) or XLSX: the same snapshot as ``/api/figures``."""
     found = snapshots.figures(
@@ -86,7 +89,7 @@ def figure_suggestions(
     session: SessionDep,
     actor: CurrentActor,
     period: str = PeriodQuery,
-    scope: str | None = ScopeQuery,
+    scope: list[ScopeText] = ScopeQuery,
     key: str | None = KeyQuery,
     limit: int | None = Query(default=None, ge=1, le=100_000, description="at most this many rows"),
 ) -> list[SuggestionRow]:
@@ -110,7 +113,7 @@ def figure_suggestions_export(
     session: SessionDep,
     actor: CurrentActor,
     period: str = PeriodQuery,
-    scope: str | None = ScopeQuery,
+    scope: list[ScopeText] = ScopeQuery,
     key: str | None = KeyQuery,
 ) -> Response:
     """A drill-down as CSV (UTF-8 with a BOM) or XLSX."""

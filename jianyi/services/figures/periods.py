@@ -176,6 +176,14 @@ class Scope(BaseModel):
             return cls.city()
         return parts[0].model_copy(update={"also": (*parts[0].also, *parts[1:])})
 
+    @classmethod
+    def parse_all(cls, texts: list[str]) -> Scope | None:
+        """Scopes given together (``scope`` repeated in a URL, ``--scope`` on the command line): the
+        suggestions each takes in, "city" adding nothing; None if none was given."""
+        parts = [cls.parse(text) for text in texts if text.strip()]
+        narrower = [part for part in parts if part.kind is not ScopeKind.city]
+        return cls.combine(narrower) if narrower else (cls.city() if parts else None)
+
     def parts(self) -> list[Scope]:
         """This scope and those combined with it, each on its own."""
         return [self.model_copy(update={"also": ()}), *(p for more in self.also for p in more.parts())]

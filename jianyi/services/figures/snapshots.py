@@ -93,17 +93,18 @@ class FigureSnapshots:
         assert isinstance(found, FigureSet)
         return _as_asked(found, scope)
 
-    def late_units(self, session: Session, *, actor: Actor, now: datetime) -> list[LateUnit]:
-        """The board's late units (``board.late_units``: every overdue step counted, tens of ms on a
-        large database), shared as the figures are. 403 as it, every time."""
+    def late_units(self, session: Session, *, actor: Actor, now: datetime, among: Scope) -> list[LateUnit]:
+        """The board's late units among the scope's suggestions (``board.late_units``: every overdue
+        step counted, tens of ms on a large database), shared as the figures are. 403 as it, every time."""
         office = board.scope(session, actor)  # before the cache: a department, a leader: 403
+        where = access.resolve(session, actor=actor, scope=among)
 
         def compute(reading: Session) -> list[LateUnit]:
-            return board.late_units(reading, actor=actor, now=now)
+            return board.late_units(reading, actor=actor, now=now, among=among)
 
         if self.max_age <= 0:
             return compute(session)
-        found = self._cached(session, ("late-units", "", office), compute)
+        found = self._cached(session, ("late-units", canonical(among), where.office_id or office), compute)
         assert isinstance(found, list)
         return found
 
