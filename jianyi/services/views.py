@@ -54,10 +54,13 @@ PUBLIC_COMMUNICATIONS = {
 
 
 def _code(session: Session, unit_id: int | None) -> str | None:
+    """A unit's code, read once a unit of work (a code never changes; the identity map would drop it)."""
     if unit_id is None:
         return None
-    unit = session.get(Unit, unit_id)
-    return unit.code if unit else None
+    codes: dict[int, str | None] = session.info.setdefault("unit_codes", {})
+    if unit_id not in codes:
+        codes[unit_id] = session.scalar(select(Unit.code).where(Unit.id == unit_id))
+    return codes[unit_id]
 
 
 def _referred_units(session: Session, suggestion_id: int) -> set[int]:
