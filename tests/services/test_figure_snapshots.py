@@ -217,7 +217,7 @@ def test_the_late_units_are_shared_as_the_figures_are_and_refused_as_before(
 
     def late(who: str) -> list[tuple[str, int]]:
         with Session(bind=sessions.kw["bind"].execution_options(**{READ_ONLY: True})) as session:
-            found = snapshots.late_units(session, actor=users.actors[who], now=NOW)
+            found = snapshots.late_units(session, actor=users.actors[who], now=NOW, among=CITY)
             return [(u.unit, u.overdue) for u in found]
 
     assert late("admin") == [("city-office", 1), ("huangpu-office", 1)]  # both triage steps are late
