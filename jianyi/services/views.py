@@ -3,13 +3,12 @@
 A department sees only what is referred to it, and stops seeing it when re-routed away; of a case it
 sees the inputs of its own steps and the leader's instruction, never the office's triage note or
 other units' answers. A proposer's identity and contact details are shown to the handling office,
-and to the lead unit unless the proposer asked for confidentiality; the public tracking view carries
-no personal data and no internal notes.
+and to the lead unit unless the proposer asked for confidentiality; the public tracking view
+(``services/tracking.py``) carries no personal data and no internal notes.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -38,9 +37,9 @@ from jianyi.models.enums import (
     StepState,
     UnitKind,
 )
-from jianyi.models.schemas import PublicTracking, StepView, SuggestionView, TimelineEntry
+from jianyi.models.schemas import StepView, SuggestionView, TimelineEntry
 from jianyi.rules.lookup import route_rule
-from jianyi.services import check_codes, communication_duties, deadlines
+from jianyi.services import communication_duties, deadlines
 from jianyi.services.actors import Actor
 from jianyi.services.cycles.campaigns import routing_proposal
 from jianyi.services.lifecycle.stages import spec_of
@@ -257,7 +256,7 @@ def _summaries_for(session: Session, actor: Actor, suggestion: Suggestion) -> se
     )
 
 
-def _timeline(
+def timeline(
     session: Session, suggestion: Suggestion, *, public: bool, own_steps: set[int] | None = None
 ) -> list[TimelineEntry]:
     """The case's path; a contact's summary only if it was logged by one of ``own_steps`` (None: all)."""
@@ -363,59 +362,7 @@ def suggestion_view(session: Session, *, actor: Actor, suggestion_id: int) -> Su
         communications=communication_duties.of_suggestion(session, suggestion.id, now=utcnow())
         if actor.role is not Role.department
         else [],
-        timeline=_timeline(
+        timeline=timeline(
             session, suggestion, public=False, own_steps=_summaries_for(session, actor, suggestion)
         ),
     )
-
-
-_TRACKING_CODE = re.compile(r"[0-9A-Za-z\-]{1,32}")
-
-
-def find_tracked(session: Session, *, tracking_code: str, check_code: str) -> Suggestion:
-    """The same answer for an unknown code, a wrong check code and a malformed one, the check
-    compared in constant time: codes cannot be probed."""
-    suggestion = (
-        session.scalar(select(Suggestion).where(Suggestion.tracking_code == tracking_code))
-        if _TRACKING_CODE.fullmatch(tracking_code)  # anything else (a NUL byte…) is not asked for
-        else None
-    )
-    if not check_codes.matches(suggestion.check_code if suggestion else None, check_code):
-        raise NotFound("no suggestion with that tracking code and check code")
-    assert suggestion is not None
-    return suggestion
-
-
-def public_tracking(session: Session, *, tracking_code: str, check_code: str) -> PublicTracking:
-    return tracking_of(session, find_tracked(session, tracking_code=tracking_code, check_code=check_code))
-
-
-def tracking_of(session: Session, suggestion: Suggestion) -> PublicTracking:
-    """What the proposer sees of their suggestion (proven by its codes)."""
-    rating_open = session.scalar(
-        select(Step.id).where(
-            Step.suggestion_id == suggestion.id, Step.role == Role.proposer, Step.state == StepState.open
-        )
-    )
-    return PublicTracking(
-        tracking_code=suggestion.tracking_code,
-        title=suggestion.title,
-        received_at=suggestion.received_at,
-        stage=suggestion.stage,
-        stage_label=STAGE_LABELS[suggestion.stage],
-        outcome=suggestion.outcome,
-        outcome_label=OUTCOME_LABELS[suggestion.outcome] if suggestion.outcome else None,
-        rating_open=rating_open is not None,
-        timeline=_timeline(session, suggestion, public=True),
-    )
-
-
-def open_rating_step(session: Session, *, suggestion: Suggestion) -> Step:
-    step = session.scalar(
-        select(Step).where(
-            Step.suggestion_id == suggestion.id, Step.role == Role.proposer, Step.state == StepState.open
-        )
-    )
-    if step is None:
-        raise NotFound("there is nothing to rate for this suggestion now")
-    return step

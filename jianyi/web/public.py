@@ -24,7 +24,7 @@ from jianyi.db import read_scope, session_scope, writer_turn
 from jianyi.errors import InvalidInput
 from jianyi.models.enums import Channel
 from jianyi.models.schemas import IntakeResult, PublicTracking, SuggestionIn
-from jianyi.services import case_reading, intake, steps, views
+from jianyi.services import case_reading, intake, steps, tracking
 from jianyi.web.forms import chinese
 from jianyi.web.templating import render
 
@@ -140,7 +140,7 @@ def lookup(
 
 
 def _explained(session: Session, tracking: PublicTracking, suggestion_id: int) -> dict[str, Any]:
-    """The reply's text and reasons, when the office has replied (views.public_reply)."""
+    """The reply's text and reasons, when the office has replied (case_reading.public_reply)."""
     reply = case_reading.public_reply(session, suggestion_id=suggestion_id)
     outcome = tracking.outcome.value if tracking.outcome else None
     return {"reply": reply, "explained": OUTCOME_EXPLAINED.get(outcome or "")}
@@ -149,15 +149,15 @@ def _explained(session: Session, tracking: PublicTracking, suggestion_id: int) -
 @router.get("/track/{tracking_code}", response_class=HTMLResponse)
 def track_page(request: Request, tracking_code: str, session: SessionDep, check: CheckCode = "") -> Response:
     suggestion = tracked(request, session, tracking_code, check)
-    tracking = views.tracking_of(session, suggestion)
+    shown = tracking.tracking_of(session, suggestion)
     context = {
-        "t": tracking,
+        "t": shown,
         "check": check,
         # The stages the suggestion went through (not every one: a suggestion not adopted skips two).
-        "visited": {e.detail for e in tracking.timeline if e.detail},
+        "visited": {e.detail for e in shown.timeline if e.detail},
         "thanked": request.query_params.get("done") == "1",
         "ratings": RATING_LABELS,
-        **_explained(session, tracking, suggestion.id),
+        **_explained(session, shown, suggestion.id),
     }
     return render(request, "track.html.j2", context)
 
@@ -172,7 +172,7 @@ def rate_form(
     comment: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
     suggestion = tracked(request, session, tracking_code, check)
-    step = views.open_rating_step(session, suggestion=suggestion)
+    step = tracking.open_rating_step(session, suggestion=suggestion)
     steps.complete_or_refuse(
         session,
         actor=proposer_actor(tracking_code),

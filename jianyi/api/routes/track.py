@@ -17,7 +17,7 @@ from jianyi.models import Suggestion
 from jianyi.models.enums import Role
 from jianyi.models.schemas import PublicTracking, StepView
 from jianyi.models.step_inputs import RatingInput
-from jianyi.services import steps, views
+from jianyi.services import steps, tracking, views
 from jianyi.services.actors import Actor
 
 router = APIRouter(tags=["tracking"])
@@ -34,7 +34,7 @@ def tracked(request: Request, session: Session, tracking_code: str, check: str) 
     limits, client = limits_of(request), client_of(request)
     check_not_blocked(limits, client=client, code=tracking_code)
     try:
-        return views.find_tracked(session, tracking_code=tracking_code, check_code=check)
+        return tracking.find_tracked(session, tracking_code=tracking_code, check_code=check)
     except NotFound:
         record_failure(limits, client=client, code=tracking_code)
         raise
@@ -42,7 +42,7 @@ def tracked(request: Request, session: Session, tracking_code: str, check: str) 
 
 @router.get("/api/track/{tracking_code}", response_model=PublicTracking)
 def track(request: Request, tracking_code: str, session: SessionDep, check: CheckCode = "") -> PublicTracking:
-    return views.tracking_of(session, tracked(request, session, tracking_code, check))
+    return tracking.tracking_of(session, tracked(request, session, tracking_code, check))
 
 
 @router.post("/api/track/{tracking_code}/rating", response_model=StepView)
@@ -50,7 +50,7 @@ def rate(
     request: Request, tracking_code: str, rating: RatingInput, session: SessionDep, check: CheckCode = ""
 ) -> StepView:
     suggestion = tracked(request, session, tracking_code, check)
-    step = views.open_rating_step(session, suggestion=suggestion)
+    step = tracking.open_rating_step(session, suggestion=suggestion)
     done = steps.complete_or_refuse(
         session, actor=proposer_actor(tracking_code), step_id=step.id, payload=rating.model_dump(mode="json")
     )
