@@ -411,10 +411,13 @@ def test_two_dispatchers_never_send_one_message_twice(any_db_url: str, sink: Smt
     dispatchers = [_dispatcher(s, sink.port, clock, batch_size=7) for s in (first, second)]
 
     async def race() -> list[int]:
+        # Each round both claim at once, from the same candidates; each starts first every other round.
         sent = [0, 0]
-        for _ in range(30):
-            a, b = await asyncio.gather(*(d.run_once() for d in dispatchers))
-            sent = [sent[0] + a, sent[1] + b]
+        for n in range(30):
+            order = (0, 1) if n % 2 == 0 else (1, 0)
+            got = await asyncio.gather(*(dispatchers[i].run_once() for i in order))
+            for i, count in zip(order, got, strict=True):
+                sent[i] += count
             if sum(sent) == len(ids):
                 break
         return sent
@@ -425,7 +428,9 @@ def test_two_dispatchers_never_send_one_message_twice(any_db_url: str, sink: Smt
     finally:
         for engine in engines:
             engine.dispose()
-    assert sum(sent) == 60 and min(sent) > 0  # both took part
+    # Which of the two wins each claim is the scheduler's choice (one may win them all): what may never
+    # happen is a message claimed by both, which the sink would have received twice.
+    assert sum(sent) == 60
     message_ids = [m["Message-ID"] for m in sink.messages]
     assert sorted(message_ids) == sorted(f"<outbox-{i}@jianyi.localhost>" for i in ids)
     assert all((r.state, r.attempts) == (OutboxState.sent, 1) for r in rows)
