@@ -55,17 +55,9 @@ class Page:
     matching: int  # rows matching the filter, over every page
 
 
-def owner(actor: Actor) -> ColumnElement[bool] | None:
-    """The steps that are the actor's unit's: None (no condition) for an admin."""
-    if actor.role is Role.admin:
-        return None
-    if actor.unit_id is None:
-        return false()
-    return or_(Step.unit_id == actor.unit_id, Step.alt_unit_id == actor.unit_id)
-
-
 def _branches(actor: Actor) -> list[ColumnElement[bool]]:
-    """``owner`` as disjoint parts, each read in order from an index of its own (an OR is not)."""
+    """The actor's unit's steps as disjoint parts, each read in order from an index of its own (an OR
+    is not): those it owes, those it may complete as the second unit. Everything for an admin."""
     if actor.role is Role.admin:
         return [true()]
     if actor.unit_id is None:
@@ -73,6 +65,12 @@ def _branches(actor: Actor) -> list[ColumnElement[bool]]:
     unit = actor.unit_id
     second = and_(Step.alt_unit_id == unit, or_(Step.unit_id.is_(None), Step.unit_id != unit))
     return [Step.unit_id == unit, second]
+
+
+def owner(actor: Actor) -> ColumnElement[bool]:
+    """The steps that are the actor's unit's, as one condition (for lookups that need no order)."""
+    parts = _branches(actor)
+    return or_(*parts) if parts else false()
 
 
 def _filtered(query: Select[Any], found: StepFilter) -> Select[Any]:
@@ -202,5 +200,6 @@ def keyset_page(
         return [], None
     ordered = select(listed.c.id).order_by(listed.c.key.asc().nulls_last(), listed.c.id).limit(limit + 1)
     ids = list(session.scalars(ordered))
-    found = [step for step, _ in _load(session, ids[:limit])]
+    loaded = {step.id: step for step in session.scalars(select(Step).where(Step.id.in_(ids[:limit])))}
+    found = [loaded[i] for i in ids[:limit]]  # their suggestions are the views' to read (views.step_views)
     return found, step_cursor(found[-1]) if len(ids) > limit else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from jianyi.errors import NotFound
@@ -36,13 +36,14 @@ def public_tracking(session: Session, *, tracking_code: str, check_code: str) ->
     return tracking_of(session, find_tracked(session, tracking_code=tracking_code, check_code=check_code))
 
 
+def _owed_by_proposer(suggestion: Suggestion) -> tuple[ColumnElement[bool], ...]:
+    """The open step the proposer owes on it: the rating."""
+    return (Step.suggestion_id == suggestion.id, Step.role == Role.proposer, Step.state == StepState.open)
+
+
 def tracking_of(session: Session, suggestion: Suggestion) -> PublicTracking:
     """What the proposer sees of their suggestion (proven by its codes)."""
-    rating_open = session.scalar(
-        select(Step.id).where(
-            Step.suggestion_id == suggestion.id, Step.role == Role.proposer, Step.state == StepState.open
-        )
-    )
+    rating_open = session.scalar(select(Step.id).where(*_owed_by_proposer(suggestion)))
     return PublicTracking(
         tracking_code=suggestion.tracking_code,
         title=suggestion.title,
@@ -57,11 +58,7 @@ def tracking_of(session: Session, suggestion: Suggestion) -> PublicTracking:
 
 
 def open_rating_step(session: Session, *, suggestion: Suggestion) -> Step:
-    step = session.scalar(
-        select(Step).where(
-            Step.suggestion_id == suggestion.id, Step.role == Role.proposer, Step.state == StepState.open
-        )
-    )
+    step = session.scalar(select(Step).where(*_owed_by_proposer(suggestion)))
     if step is None:
         raise NotFound("there is nothing to rate for this suggestion now")
     return step

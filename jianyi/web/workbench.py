@@ -78,6 +78,11 @@ def _number(text: str) -> int:
     return int(text) if text.isdigit() else 1
 
 
+def _paging(page: owed.Page, kept: dict[str, Any]) -> dict[int, str]:
+    """The queries of the pages before and after this one, the filter kept (``_pager.html.j2``)."""
+    return {n: urlencode({**kept, "page": n}) for n in (page.number - 1, page.number + 1)}
+
+
 def _rows(calendar: WorkingCalendar, now: datetime, page: owed.Page) -> list[Row]:
     rows = []
     for step, suggestion in page.rows:
@@ -122,14 +127,13 @@ def workbench(
         "within": str(within) if within is not None else "",
         "q": q,
     }
-    kept = {k: v for k, v in filters.items() if v}
     context = {
         "rows": _rows(calendar, now, found),
         "page": found,
         "counts": owed.counts(session, actor=official, now=now, soon_before=soon),
         "soon_days": DUE_SOON_WORKING_DAYS,
         "filters": filters,
-        "paging": {n: urlencode({**kept, "page": n}) for n in (found.number - 1, found.number + 1)},
+        "paging": _paging(found, {k: v for k, v in filters.items() if v}),
         "stages": [(s.value, STAGE_LABELS[s]) for s in Stage if s is not Stage.closed],
         "kinds": [(k.value, SPECS[k].label) for k in StepKind if k in SPECS],
     }
@@ -160,8 +164,7 @@ def done(
     rows = [
         (step, suggestion, spec_of(step.kind).label, suggestion.id in kept) for step, suggestion in found.rows
     ]
-    words = {"q": q} if q else {}
-    paging = {n: urlencode({**words, "page": n}) for n in (found.number - 1, found.number + 1)}
+    paging = _paging(found, {"q": q} if q else {})
     return render(request, "done.html.j2", {"rows": rows, "q": q, "page": found, "paging": paging})
 
 
@@ -206,8 +209,8 @@ def _siblings(session: Session, official: Actor, step: Step | None) -> list[Step
     query = select(Step).where(
         Step.suggestion_id == step.suggestion_id, Step.state == StepState.open, Step.id != step.id
     )
-    mine = owed.owner(official)  # the unit's other open steps on the case
-    return list(session.scalars((query if mine is None else query.where(mine)).order_by(Step.id)))
+    # The unit's other open steps on the case.
+    return list(session.scalars(query.where(owed.owner(official)).order_by(Step.id)))
 
 
 def _audit_proposer_view(official: Actor, suggestion_id: int) -> None:

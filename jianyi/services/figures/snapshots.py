@@ -87,8 +87,6 @@ class FigureSnapshots:
         def compute(reading: Session) -> FigureSet:
             return self._compute(reading, actor=actor, period=period, scope=scope, now=now)
 
-        if self.max_age <= 0:
-            return compute(session)
         found = self._cached(session, (period.code, canonical(scope), where.office_id), compute)
         assert isinstance(found, FigureSet)
         return _as_asked(found, scope)
@@ -97,18 +95,18 @@ class FigureSnapshots:
         """The board's late units among the scope's suggestions (``board.late_units``: every overdue
         step counted, tens of ms on a large database), shared as the figures are. 403 as it, every time."""
         office = board.scope(session, actor)  # before the cache: a department, a leader: 403
-        where = access.resolve(session, actor=actor, scope=among)
+        access.resolve(session, actor=actor, scope=among)  # …and a district office another's: 403
 
         def compute(reading: Session) -> list[LateUnit]:
             return board.late_units(reading, actor=actor, now=now, among=among)
 
-        if self.max_age <= 0:
-            return compute(session)
-        found = self._cached(session, ("late-units", canonical(among), where.office_id or office), compute)
+        found = self._cached(session, ("late-units", canonical(among), office), compute)
         assert isinstance(found, list)
         return found
 
     def _cached(self, session: Session, key: Key, compute: Callable[[Session], Shared]) -> Shared:
+        if self.max_age <= 0:  # no snapshots: computed every time
+            return compute(session)
         with self._lock:
             entry = self._entries.get(key)
             age = self._clock() - entry.at if entry is not None else float("inf")
